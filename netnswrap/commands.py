@@ -1,0 +1,211 @@
+"""Command lines, built as values: one pure builder per operation.
+
+Each builder validates its arguments and returns the argv (a tuple of str)
+that the caller's own namespace would run; :func:`place` then puts it into
+another namespace — the only place that knows how:
+
+- ``ip …``   → ``ip -n NAME …``            (a named namespace)
+- any other  → ``ip netns exec NAME …``    (a named namespace)
+- anything   → ``nsenter -t PID -n …``     (a process's namespace)
+
+Nothing here runs a process.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple
+
+from .errors import InvalidArgument
+from .validate import (check_argv, check_cidr, check_ifname, check_lladdr, check_mtu,
+                       check_netns_name, check_pid)
+
+Argv = Tuple[str, ...]
+
+
+def place(argv: Sequence[str], netns: Optional[str] = None, pid: Optional[int] = None,
+          ip_has_netns: bool = True) -> Argv:
+    """Run ``argv`` inside a named namespace or a process's namespace.
+
+    ``ip_has_netns=False`` is for an ``ip`` without ``-n`` (busybox): then a
+    named namespace is entered with ``nsenter --net=/run/netns/NAME``.
+    """
+    argv = tuple(argv)
+    if pid is not None:
+        return ("nsenter", "-t", check_pid(pid), "-n") + argv
+    if netns is None:
+        return argv
+    check_netns_name(netns)
+    if argv[0] == "ip" and ip_has_netns:
+        return ("ip", "-n", netns) + argv[1:]
+    if not ip_has_netns:
+        return ("nsenter", f"--net=/run/netns/{netns}") + argv
+    return ("ip", "netns", "exec", netns) + argv
+
+
+# --- namespaces -------------------------------------------------------------
+
+def ip_version() -> Argv:
+    """``ip -V``"""
+    return ("ip", "-V")
+
+
+def netns_add(name: str) -> Argv:
+    """``ip netns add NAME``"""
+    return ("ip", "netns", "add", check_netns_name(name))
+
+
+def netns_del(name: str) -> Argv:
+    """``ip netns del NAME``"""
+    return ("ip", "netns", "del", check_netns_name(name))
+
+
+def netns_list(json: bool = True) -> Argv:
+    """``ip -j netns list`` (``ip netns list`` with ``json=False``)"""
+    return ("ip", "-j", "netns", "list") if json else ("ip", "netns", "list")
+
+
+def netns_list_id() -> Argv:
+    """``ip netns list-id``"""
+    return ("ip", "netns", "list-id")
+
+
+def netns_pids(name: str) -> Argv:
+    """``ip netns pids NAME``"""
+    return ("ip", "netns", "pids", check_netns_name(name))
+
+
+def netns_identify(pid: int) -> Argv:
+    """``ip netns identify PID``"""
+    return ("ip", "netns", "identify", check_pid(pid))
+
+
+def netns_attach(name: str, pid: int) -> Argv:
+    """``ip netns attach NAME PID``"""
+    return ("ip", "netns", "attach", check_netns_name(name), check_pid(pid))
+
+
+# --- links ------------------------------------------------------------------
+
+def link_list(json: bool = True) -> Argv:
+    """``ip -d -j link show`` (``ip -d link show`` with ``json=False``)"""
+    return ("ip", "-d", "-j", "link", "show") if json else ("ip", "-d", "link", "show")
+
+
+def link_show(dev: str, json: bool = True) -> Argv:
+    """``ip -d -j link show dev DEV``"""
+    return link_list(json) + ("dev", check_ifname(dev))
+
+
+def veth_add(name: str, peer: str, peer_netns: Optional[str] = None) -> Argv:
+    """``ip link add NAME type veth peer name PEER [netns NS]``
+
+    ``peer_netns`` is a namespace name or a PID as str (``netns`` takes both).
+    """
+    argv = ("ip", "link", "add", check_ifname(name), "type", "veth", "peer", "name", check_ifname(peer))
+    return argv + ("netns", _netns_ref(peer_netns)) if peer_netns is not None else argv
+
+
+def bridge_add(name: str) -> Argv:
+    """``ip link add NAME type bridge``"""
+    return ("ip", "link", "add", check_ifname(name), "type", "bridge")
+
+
+def link_set(dev: str, *, up: Optional[bool] = None, mtu: Optional[int] = None,
+             master: Optional[str] = None, nomaster: bool = False, netns=None,
+             name: Optional[str] = None, address: Optional[str] = None) -> Argv:
+    """``ip link set dev DEV [up|down] [mtu N] [master BR|nomaster] [netns NS] [name NEW] [address LLADDR]``
+
+    A move alone is written as the seed and ip-link(8) write it:
+    ``ip link set DEV netns NS``.
+    """
+    argv = ("ip", "link", "set", "dev", check_ifname(dev))
+    moves_only = not nomaster and all(v is None for v in (up, mtu, master, name, address))
+    if netns is not None and moves_only:
+        return ("ip", "link", "set") + _device(dev) + ("netns", _netns_ref(netns))
+    if up is not None:
+        argv += ("up",) if up else ("down",)
+    if mtu is not None:
+        argv += ("mtu", check_mtu(mtu))
+    if master is not None and nomaster:
+        raise_conflict("master", "nomaster")
+    if master is not None:
+        argv += ("master", check_ifname(master))
+    if nomaster:
+        argv += ("nomaster",)
+    if netns is not None:
+        argv += ("netns", _netns_ref(netns))
+    if name is not None:
+        argv += ("name", check_ifname(name))
+    if address is not None:
+        argv += ("address", check_lladdr(address))
+    if len(argv) == 5:
+        raise InvalidArgument(f"link_set({dev!r}) needs at least one change: "
+                              "up, mtu, master, nomaster, netns, name or address")
+    return argv
+
+
+def raise_conflict(first: str, second: str):
+    raise InvalidArgument(f"{first!r} and {second!r} exclude each other")
+
+
+def link_del(dev: str) -> Argv:
+    """``ip link del DEV``"""
+    return ("ip", "link", "del") + _device(dev)
+
+
+# Words `ip link set/del` would read as keywords where a device name stands.
+_LINK_KEYWORDS = frozenset("dev up down mtu master nomaster netns name address type group help "
+                           "alias arp multicast promisc txqueuelen qlen vf xdp".split())
+
+
+def _device(dev: str) -> Argv:
+    """A device name for ``ip link set/del``: bare, or after ``dev`` when it
+    would read as a keyword."""
+    check_ifname(dev)
+    return ("dev", dev) if dev in _LINK_KEYWORDS else (dev,)
+
+
+def _netns_ref(netns) -> str:
+    """A namespace for ``netns …``: a name, or a PID (int)."""
+    if isinstance(netns, int) and not isinstance(netns, bool):
+        return check_pid(netns)
+    return check_netns_name(netns)
+
+
+# --- addresses --------------------------------------------------------------
+
+def addr_list(dev: Optional[str] = None, json: bool = True) -> Argv:
+    """``ip -j addr show [dev DEV]`` (``ip addr show …`` with ``json=False``)"""
+    argv = ("ip", "-j", "addr", "show") if json else ("ip", "addr", "show")
+    return argv + ("dev", check_ifname(dev)) if dev is not None else argv
+
+
+def addr_add(dev: str, cidr: str) -> Argv:
+    """``ip addr add CIDR dev DEV``"""
+    return ("ip", "addr", "add", check_cidr(cidr), "dev", check_ifname(dev))
+
+
+def addr_del(dev: str, cidr: str) -> Argv:
+    """``ip addr del CIDR dev DEV``"""
+    return ("ip", "addr", "del", check_cidr(cidr), "dev", check_ifname(dev))
+
+
+# --- ethtool and other programs ---------------------------------------------
+
+def ethtool_stats(dev: str) -> Argv:
+    """``ethtool -S DEV``"""
+    return ("ethtool", "-S", check_ifname(dev))
+
+
+def ethtool_features(dev: str) -> Argv:
+    """``ethtool -k DEV``"""
+    return ("ethtool", "-k", check_ifname(dev))
+
+
+def ethtool_driver(dev: str) -> Argv:
+    """``ethtool -i DEV``"""
+    return ("ethtool", "-i", check_ifname(dev))
+
+
+def program(argv: Sequence[str]) -> Argv:
+    """Any program, e.g. ``ping -c 1 10.1.1.2`` (checked, never through a shell)."""
+    return check_argv(argv)

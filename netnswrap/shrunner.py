@@ -1,0 +1,87 @@
+"""The live runner: runs commands through the ``sh`` package.
+
+This is the only module that imports ``sh``, and only when a command runs,
+so ``import netnswrap``, parsing and replay work on machines without it.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from typing import Optional, Sequence
+
+from .errors import CommandTimeout, ToolNotFound
+from .runners import Result, Runner
+from .validate import check_timeout
+
+# Exit statuses sh must hand back instead of raising: all of them, including
+# the negative ones of a child killed by a signal.
+_ANY_STATUS = tuple(range(-64, 256))
+
+# sh forks the interpreter; forks from several threads at once are serialised.
+_spawn_lock = threading.Lock()
+
+
+class ShRunner(Runner):
+    """Runs each command as a child process via ``sh``.
+
+    No tty, ``LC_ALL=C`` on top of the caller's environment, output decoded
+    as UTF-8, any exit status returned (never raised). The child runs in a
+    process group of its own: past ``timeout`` seconds (default 60; ``None``
+    for no limit) the whole group is killed and :class:`CommandTimeout` is
+    raised; on Ctrl-C the group is killed before ``KeyboardInterrupt`` goes on.
+    A missing program raises :class:`ToolNotFound` naming its package.
+    """
+
+    def __init__(self, timeout: Optional[float] = 60.0):
+        super().__init__()
+        self.timeout = check_timeout(timeout)
+
+    def run(self, argv: Sequence[str], *, input: Optional[str] = None,
+            timeout: Optional[float] = None) -> Result:
+        import sh
+
+        argv = tuple(argv)
+        limit = self.timeout if timeout is None else check_timeout(timeout)
+        try:
+            program = sh.Command(argv[0])
+        except sh.CommandNotFound:
+            raise ToolNotFound(argv[0], argv=argv) from None
+        with _spawn_lock:
+            running = program(*argv[1:], _bg=True, _bg_exc=False, _tty_out=False,
+                              _env=dict(os.environ, LC_ALL="C"), _in=input,
+                              _ok_code=_ANY_STATUS, _new_group=True)
+        # sh's own _timeout polls every 0.1 s, which would dominate short
+        # commands: a timer that kills the group costs nothing until it fires.
+        expired = threading.Event()
+        timer = threading.Timer(limit, _expire, (running.pid, expired)) if limit else None
+        try:
+            if timer:
+                timer.start()
+            running.wait()
+        except BaseException:
+            _kill_group(running.pid)
+            raise
+        finally:
+            if timer:
+                timer.cancel()
+        result = Result(argv, running.exit_code, _text(running.stdout), _text(running.stderr))
+        if expired.is_set():
+            raise CommandTimeout(argv, limit, result.stdout, result.stderr)
+        return result
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
+
+
+def _expire(pgid: int, expired: threading.Event) -> None:
+    expired.set()
+    _kill_group(pgid)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,111 @@
+"""Checks on every value a user passes, run before any command is built.
+
+Each ``check_*`` returns the value in the form the command line needs, or
+raises :class:`~netnswrap.errors.InvalidArgument` (a ``ValueError``) naming
+the value and the rule it breaks. iproute2 itself accepts some names that it
+then prints ambiguously (a newline, a leading ``-``, spaces in namespace
+names: error-catalog §0), so these rules are stricter than ``ip``'s.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from numbers import Real
+from typing import Optional, Sequence
+
+from .errors import InvalidAddress, InvalidArgument, InvalidMTU, InvalidName
+
+IFNAMSIZ = 16          # kernel limit, including the terminating NUL
+NAME_MAX = 255         # a namespace name is a file name under /run/netns
+MTU_MIN, MTU_MAX = 68, 65535
+_LLADDR = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){1,31}$")
+
+
+def _name_problem(name, max_bytes: int, forbidden: str) -> Optional[str]:
+    if not isinstance(name, str):
+        return f"must be a str, not {type(name).__name__}"
+    if name in ("", ".", ".."):
+        return "must not be empty, '.' or '..'"
+    if name.startswith("-"):
+        return "must not start with '-' (it would read as an option)"
+    if any(not ch.isprintable() or ch.isspace() for ch in name):
+        return "must not contain whitespace or control characters"
+    bad = sorted({ch for ch in name if ch in forbidden})
+    if bad:
+        return "must not contain " + " or ".join(repr(ch) for ch in bad)
+    if len(name.encode()) > max_bytes:
+        return f"must be at most {max_bytes} bytes (UTF-8), not {len(name.encode())}"
+    return None
+
+
+def ifname_problem(name) -> Optional[str]:
+    """Why ``name`` is not a valid interface name, or None if it is."""
+    return _name_problem(name, IFNAMSIZ - 1, "/:")
+
+
+def check_ifname(name) -> str:
+    """An interface name: 1–15 bytes, no '/', ':', whitespace or control
+    characters, not '.'/'..', not starting with '-'."""
+    problem = ifname_problem(name)
+    if problem:
+        raise InvalidName(f"invalid interface name {name!r}: {problem}")
+    return name
+
+
+def check_netns_name(name) -> str:
+    """A namespace name: 1–255 bytes, no '/', whitespace or control
+    characters, not '.'/'..', not starting with '-'."""
+    problem = _name_problem(name, NAME_MAX, "/")
+    if problem:
+        raise InvalidName(f"invalid namespace name {name!r}: {problem}")
+    return name
+
+
+def check_cidr(cidr) -> str:
+    """An IPv4 or IPv6 address with its prefix length, e.g. '10.1.1.1/24'."""
+    if not isinstance(cidr, str) or "/" not in cidr:
+        raise InvalidAddress(f"invalid address {cidr!r}: must be ADDRESS/PREFIXLEN, e.g. 10.1.1.1/24")
+    try:
+        return str(ipaddress.ip_interface(cidr))
+    except ValueError as exc:
+        raise InvalidAddress(f"invalid address {cidr!r}: {exc}") from None
+
+
+def check_lladdr(address) -> str:
+    """A link-layer address: hex byte pairs separated by ':' (e.g. 02:00:00:00:00:01)."""
+    if not isinstance(address, str) or not _LLADDR.match(address):
+        raise InvalidAddress(f"invalid link-layer address {address!r}: must be hex pairs like 02:00:5e:10:00:01")
+    return address.lower()
+
+
+def check_mtu(mtu) -> str:
+    """An MTU: an int within 68..65535."""
+    if isinstance(mtu, bool) or not isinstance(mtu, int) or not MTU_MIN <= mtu <= MTU_MAX:
+        raise InvalidMTU(f"invalid MTU {mtu!r}: must be an int within {MTU_MIN}..{MTU_MAX}")
+    return str(mtu)
+
+
+def check_pid(pid) -> str:
+    """A process ID: a positive int."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        raise InvalidArgument(f"invalid PID {pid!r}: must be a positive int")
+    return str(pid)
+
+
+def check_timeout(timeout) -> Optional[float]:
+    """A timeout in seconds: a positive number, or None for no limit."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, Real) or not timeout > 0:
+        raise InvalidArgument(f"invalid timeout {timeout!r}: must be a positive number of seconds or None")
+    return float(timeout)
+
+
+def check_argv(argv) -> tuple:
+    """A command to execute: a non-empty list or tuple of str without NUL bytes."""
+    if isinstance(argv, (str, bytes)) or not isinstance(argv, Sequence) or not argv:
+        raise InvalidArgument(f"invalid command {argv!r}: must be a non-empty list of str (no shell is used)")
+    for arg in argv:
+        if not isinstance(arg, str) or "\0" in arg:
+            raise InvalidArgument(f"invalid command argument {arg!r}: must be a str without NUL bytes")
+    return tuple(argv)
