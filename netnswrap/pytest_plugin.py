@@ -1,0 +1,103 @@
+"""pytest plugin (registered as ``pytest11`` entry point ``netnswrap``).
+
+Fixtures:
+
+- ``netns_factory`` — call it (``netns_factory()``) for a fresh, uniquely
+  named namespace (a :class:`~netnswrap.Netns`); every one it made is deleted
+  after the test, also when the test fails.
+- ``netns`` — one such namespace.
+
+Both skip the test, with the reason, where namespaces cannot be created
+(not root, no ``ip``).
+
+Marker ``@pytest.mark.netnswrap_cassette("path.json")`` runs the test with a
+:class:`~netnswrap.ReplayRunner` on that cassette (relative to the test
+file) as the default runner; with ``--netnswrap-record`` the test runs live
+and the cassette is recorded instead.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .errors import NamespaceNotFound
+from .netns import Netns
+from .runners import use_runner
+
+_serial = itertools.count(1)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--netnswrap-record", action="store_true", default=False,
+                     help="run tests marked netnswrap_cassette live and record their cassettes")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "netnswrap_cassette(path): replay (or with "
+                            "--netnswrap-record, record) the test's commands from/to a cassette")
+
+
+def cannot_create_namespaces() -> str:
+    """Why this process cannot create namespaces ('' if it can)."""
+    if shutil.which("ip") is None:
+        return "needs the ip command (Debian package iproute2)"
+    if os.geteuid() != 0:
+        return "needs root (or CAP_NET_ADMIN/CAP_SYS_ADMIN) to create network namespaces"
+    return ""
+
+
+def unique_netns_name(prefix: str = "nwt") -> str:
+    """A namespace name no other test run uses: prefix, PID, a counter, randomness."""
+    return f"{prefix}{os.getpid()}-{next(_serial)}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def netns_factory():
+    """Make throwaway namespaces: ``netns_factory(prefix="nwt")`` → Netns."""
+    reason = cannot_create_namespaces()
+    if reason:
+        pytest.skip(reason)
+    made = []
+
+    def make(prefix: str = "nwt") -> Netns:
+        handle = Netns().netns_add(unique_netns_name(prefix))
+        made.append(handle)
+        return handle
+
+    yield make
+    for handle in reversed(made):
+        try:
+            Netns().netns_del(handle.name)
+        except NamespaceNotFound:
+            pass
+
+
+@pytest.fixture
+def netns(netns_factory):
+    """A fresh, uniquely named namespace, deleted after the test."""
+    return netns_factory()
+
+
+@pytest.fixture(autouse=True)
+def _netnswrap_cassette(request):
+    marker = request.node.get_closest_marker("netnswrap_cassette")
+    if marker is None:
+        yield
+        return
+    from .cassette import RecordingRunner, ReplayRunner
+    path = Path(marker.args[0])
+    if not path.is_absolute():
+        path = Path(request.node.fspath).parent / path
+    if request.config.getoption("--netnswrap-record"):
+        runner = RecordingRunner(path)
+        with use_runner(runner):
+            yield
+        runner.save()
+    else:
+        with use_runner(ReplayRunner(path)):
+            yield
