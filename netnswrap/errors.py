@@ -138,10 +138,11 @@ class ToolNotFound(NetnsWrapError):
 class CommandTimeout(NetnsWrapError):
     """A command ran past its timeout and was killed with its children."""
 
-    def __init__(self, argv: Sequence[str], timeout: float, stdout: str = "", stderr: str = ""):
+    def __init__(self, argv: Sequence[str], timeout: float, stdout: str = "", stderr: str = "",
+                 returncode: Optional[int] = None):
         self.timeout = timeout
-        super().__init__(f"timed out after {timeout:g} s and was killed",
-                         argv=argv, stdout=stdout, stderr=stderr)
+        super().__init__(f"timed out after {timeout:g} s and was killed", argv=argv,
+                         returncode=returncode, stdout=stdout, stderr=stderr)
 
 
 class ParseError(NetnsWrapError):
@@ -255,9 +256,8 @@ def _busybox_bad_value(argv: Sequence[str], match: "re.Match") -> Type[NetnsWrap
 
 
 def _busybox_usage(argv: Sequence[str]) -> Type[NetnsWrapError]:
-    cmd = inner_command(argv)
     unsupported = {"netns", "-n", "-j", "-json", "-batch", "-d", "-details", "-force"}
-    return ToolUnsupported if unsupported & set(cmd[1:]) else UsageError
+    return ToolUnsupported if unsupported & set(argv) else UsageError
 
 
 def _ethtool_usage(argv: Sequence[str]) -> Type[NetnsWrapError]:
@@ -295,7 +295,6 @@ RULES: list = [
     (r"^(ip: )?RTNETLINK answers: (Operation not permitted|Permission denied)$", PermissionDenied),
     (r'^Error: argument ".*" is wrong: "(name|dev)" not a valid ifname$', InvalidName),
     (r'^Error: argument ".*" is wrong: Invalid "netns" value$', NamespaceNotFound),
-    (r'^Error: argument ".*" is wrong: Invalid "mtu" value$', InvalidMTU),
     (r'^Error: argument ".*" is wrong: .*$', InvalidArgument),
     (r'^Error: any valid prefix is expected rather than ".*"\.$', InvalidAddress),
     (r'^Error: (inet|inet6) prefix is expected rather than ".*"\.$', InvalidAddress),
@@ -371,6 +370,9 @@ def classify(argv: Sequence[str], returncode: int, stdout: str = "", stderr: str
     """
     if returncode == 0:
         return None
+    inner = inner_command(argv)
+    if inner[:1] == ("timeout",) and returncode == 124:  # coreutils timeout(1) gave up
+        return CommandTimeout(argv, _seconds(inner[1:]), stdout, stderr, returncode)
     lines = [line.rstrip("\r") for line in (stderr or "").splitlines()]
     batch_line = None
     for index, line in enumerate(lines):
@@ -400,6 +402,18 @@ def classify(argv: Sequence[str], returncode: int, stdout: str = "", stderr: str
         error = cls(message, **kwargs)
     error.batch_line = batch_line
     return error
+
+
+def _seconds(args: Sequence[str]) -> float:
+    """The duration given to timeout(1), e.g. '1', '2.5s', '1m' (0 if unreadable)."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    for arg in args:
+        if not arg.startswith("-"):
+            try:
+                return float(arg[:-1]) * units[arg[-1]] if arg[-1:] in units else float(arg)
+            except ValueError:
+                return 0.0
+    return 0.0
 
 
 def _missing_program(message: str) -> str:
