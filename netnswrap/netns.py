@@ -15,13 +15,14 @@ import re
 from typing import List, Optional, Sequence
 
 from . import commands
-from .errors import InvalidArgument, LinkNotFound, NetnsWrapError, ParseError
+from .errors import InvalidArgument, LinkNotFound, NamespaceNotFound, NetnsWrapError, ParseError
 from .runners import Result, Runner, get_runner
 from .validate import check_netns_name, check_pid, check_timeout
 
-# Kinds the kernel marks netns-local (NETIF_F_NETNS_LOCAL, since 6.12
-# dev->netns_immutable): they can never change namespace.
-NETNS_LOCAL_KINDS = frozenset({"bridge", "bond", "team", "vrf", "openvswitch", "batadv", "wpan"})
+# Kinds the kernel marks netns-local (NETIF_F_NETNS_LOCAL; dev->netns_local
+# in 6.12-6.14, dev->netns_immutable since 6.15): they never change namespace.
+NETNS_LOCAL_KINDS = frozenset({"bridge", "bond", "team", "vrf", "openvswitch", "batadv", "wpan",
+                               "lowpan"})
 _IPROUTE2_VERSION = re.compile(r"iproute2-(?:(\d+)\.(\d+)|ss(\d{6}))")
 
 
@@ -71,7 +72,10 @@ class Netns:
     def __exit__(self, *exc_info) -> None:
         if self._owned:
             self._owned = False
-            Netns(runner=self._runner).netns_del(self.name)
+            try:
+                Netns(runner=self._runner).netns_del(self.name)
+            except NamespaceNotFound:  # already deleted inside the block
+                pass
 
     # --- running ------------------------------------------------------------
 
@@ -227,12 +231,18 @@ class Netns:
     def can_move(self, dev: str) -> bool:
         """Whether ``dev`` may change namespace (it is not netns-local).
 
-        Asks, in order: ``netns-immutable`` in ``ip -d -j link show dev DEV``
-        (iproute2 >= 6.17 prints it when set); ``netns-local`` in
-        ``ethtool -k DEV`` (kernels before 6.12 report it); on iproute2 >= 6.17
-        the absence of ``netns-immutable``; else the device kind: loopback,
-        bridge, bond, team, vrf, openvswitch, batadv and wpan devices are
-        netns-local, as are wireless ones (named ``wl…``).
+        The first source that knows decides:
+
+        1. ``"netns-immutable": true`` in ``ip -d -j link show dev DEV``
+           (iproute2 >= 6.17 on kernels >= 6.15) → False;
+        2. ``netns-local`` in ``ethtool -k DEV`` (kernels before 6.12 report
+           it, ``on [fixed]`` for such devices) → its opposite;
+        3. the device itself: loopback, the kinds the kernel makes netns-local
+           (bridge, bond, team, vrf, openvswitch, batadv, wpan, lowpan) and
+           wireless devices (named ``wl…``) → False; anything else → True.
+
+        Step 3 also answers on new iproute2 where the kernel (6.12–6.14) has
+        neither the ethtool feature nor the link attribute.
         Equivalent to: ``ethtool -k DEV | grep netns-local``
         """
         link = self.link_show(dev)
@@ -244,8 +254,6 @@ class Netns:
             local = None
         if local is not None:
             return not local["active"]
-        if (self.tools()["version"] or (0, 0)) >= (6, 17):
-            return True
         kind = (link.get("linkinfo") or {}).get("info_kind")
         return not (link.get("link_type") == "loopback" or kind in NETNS_LOCAL_KINDS
                     or link.get("ifname", "").startswith("wl"))
