@@ -47,12 +47,12 @@ class ShRunner(Runner):
             program = sh.Command(argv[0])
         except sh.CommandNotFound:
             raise ToolNotFound(argv[0], argv=argv) from None
+        # _close_fds=False: Python opens every fd close-on-exec (PEP 446), so the
+        # child's fd-by-fd closing loop in sh is redundant (~1 ms a process).
         with _spawn_lock:
             running = program(*argv[1:], _bg=True, _bg_exc=False, _tty_out=False,
                               _env=dict(os.environ, LC_ALL="C"), _in=input,
                               _ok_code=_ANY_STATUS, _new_group=True, _close_fds=False)
-        # _close_fds=False: Python opens every fd close-on-exec (PEP 446), so the
-        # child's fd-by-fd closing loop in sh is redundant (~1 ms a process).
         # sh's own _timeout polls every 0.1 s, which would dominate short
         # commands: a timer that kills the group costs nothing until it fires.
         expired = threading.Event()
