@@ -1,9 +1,11 @@
 r"""netnswrap parser for `ethtool -k DEV` text.
 
 Gives the shape of `ethtool --json -k DEV` (without its `ifname`): one
-entry per feature with `active`, `fixed` and `requested`.  A feature
-with indented sub-features (`tx-checksumming`, …) has `fixed` and
-`requested` null, as in ethtool's JSON.  Any indentation (TAB, spaces)
+entry per feature with `active`, `fixed` and, where the text shows it,
+`requested` (`on [requested off]`; equal to `active` when no note is
+printed; absent for `[fixed]` features, whose requested state ethtool's
+text hides).  A feature with indented sub-features (`tx-checksumming`, …)
+has `fixed` and `requested` null, as in ethtool's JSON.  Any indentation (TAB, spaces)
 is accepted, and `netns-local` as older kernels print it is an ordinary
 feature.
 
@@ -19,14 +21,14 @@ Schema:
       "<feature>": {
         "active":     boolean,
         "fixed":      boolean/null,
-        "requested":  boolean/null
+        "requested":  boolean/null    # absent for [fixed] features
       }
     }
 
 Examples:
 
     >>> parse("Features for lo:\nnetns-local: on [fixed]\n")
-    {'netns-local': {'active': True, 'fixed': True, 'requested': True}}
+    {'netns-local': {'active': True, 'fixed': True}}
 """
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ class info(ParserInfo):
     magic_commands = ["ethtool -k"]
 
 
-_LINE = re.compile(r"([^\s:][^:]*):\s+(on|off)(?:\s+\[(fixed|requested on|requested off|not requested)\])?\s*$")
+_LINE = re.compile(r"([^\s:][^:]*):\s+(on|off)(?:\s+\[(fixed|requested on|requested off)\])?\s*$")
 _HEADER = re.compile(r"(Features for .*|Actual changes|Offload parameters for .*):\s*$")
 
 
@@ -75,10 +77,10 @@ def parse(data: Union[str, bytes], raw: bool = False, quiet: bool = False) -> Di
         has_children = n + 1 < len(lines) and _indent(lines[n + 1]) > _indent(line)
         if has_children and note != "fixed":
             entry = {"active": active, "fixed": None, "requested": None}
+        elif note == "fixed":
+            entry = {"active": active, "fixed": True}
         else:
-            requested = active
-            if note and note.startswith("requested"):
-                requested = note.endswith("on")
-            entry = {"active": active, "fixed": note == "fixed", "requested": requested}
+            requested = note.endswith("on") if note and note.startswith("requested") else active
+            entry = {"active": active, "fixed": False, "requested": requested}
         features[name.strip()] = entry
     return features if raw else _process(features)
