@@ -83,6 +83,23 @@ def netns_attach(name: str, pid: int) -> Argv:
     return ("ip", "netns", "attach", check_netns_name(name), check_pid(pid))
 
 
+def netns_exec_all(argv: Sequence[str]) -> Argv:
+    """``ip -all netns exec ARGV…``: ARGV in every named namespace, each
+    one's output after a ``\\nnetns: NAME\\n`` header."""
+    return ("ip", "-all", "netns", "exec") + check_argv(argv)
+
+
+def netns_processes() -> Argv:
+    """``lsns -J -t net``: the network namespaces processes are in, with the
+    lowest PID of each and its nsid as seen from where lsns runs."""
+    return ("lsns", "-J", "-t", "net")
+
+
+def netns_self() -> Argv:
+    """``readlink /proc/self/ns/net``: the namespace a command runs in, as ``net:[INODE]``."""
+    return ("readlink", "/proc/self/ns/net")
+
+
 # --- links ------------------------------------------------------------------
 
 def link_list(json: bool = True) -> Argv:
@@ -173,9 +190,11 @@ def _netns_ref(netns) -> str:
 
 # --- addresses --------------------------------------------------------------
 
-def addr_list(dev: Optional[str] = None, json: bool = True) -> Argv:
-    """``ip -j addr show [dev DEV]`` (``ip addr show …`` with ``json=False``)"""
+def addr_list(dev: Optional[str] = None, json: bool = True, details: bool = False) -> Argv:
+    """``ip [-d] -j addr show [dev DEV]`` (``ip addr show …`` with ``json=False``;
+    ``-d`` adds link details: ``linkinfo``, ``link_netnsid``…)"""
     argv = ("ip", "-j", "addr", "show") if json else ("ip", "addr", "show")
+    argv = argv[:1] + ("-d",) + argv[1:] if details else argv
     return argv + ("dev", check_ifname(dev)) if dev is not None else argv
 
 
