@@ -1,0 +1,250 @@
+"""The ``netnswrap`` command line (also ``python -m netnswrap``).
+
+Every subcommand runs through one runner chosen by the global options:
+live (``ShRunner``, the default), ``--replay FILE`` (answers from a
+cassette, runs nothing) or ``--dry-run`` (prints the exact command lines,
+runs nothing). Exit status: 0 on success, 1 on a netnswrap error (one line
+on stderr), 2 on a usage error, 130 when interrupted (after cleaning up).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from typing import List, Optional
+
+from . import __version__
+from .errors import InvalidArgument, NetnsWrapError
+from .netns import Netns
+from .runners import DryRunRunner, Runner, use_runner
+
+EXAMPLES = """\
+examples:
+  netnswrap demo                       the seed walkthrough (live as root, else replayed)
+  netnswrap topology                   every namespace, veth pair, bridge and container PID
+  netnswrap topology --dot | dot -Tsvg > host.svg
+  netnswrap peer veth30314cf           which container is this host veth's other end?
+  netnswrap peer eth0 --pid 1503       which host veth is container 1503's eth0?
+  netnswrap netns add blue             ip netns add blue
+  netnswrap netns exec blue ip -br a   ip netns exec blue ip -br a
+  netnswrap record host.json           snapshot what topology reads into a cassette
+  netnswrap --replay host.json topology
+  netnswrap --dry-run netns add blue   print the command line, run nothing
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``netnswrap``."""
+    # Global options are accepted before or after the subcommand.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--replay", metavar="FILE", default=argparse.SUPPRESS,
+                        help="answer every command from the cassette FILE; nothing runs")
+    common.add_argument("--dry-run", action="store_true", default=argparse.SUPPRESS,
+                        help="print the exact command lines; nothing runs")
+
+    parser = argparse.ArgumentParser(
+        prog="netnswrap", parents=[common], epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Network namespaces, veth pairs, bridges and NIC statistics through "
+                    "ip, ethtool and nsenter: live, replayed from a cassette, or dry-run.")
+    parser.add_argument("--version", action="version", version=f"netnswrap {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name, help, examples, **kwargs):
+        sub = commands.add_parser(name, help=help, description=help, parents=[common],
+                                  epilog="examples:\n" + examples,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+        return sub
+
+    demo = command("demo", "the seed walkthrough, narrated: namespaces, a veth pair, ping, "
+                   "peer_ifindex, a container on docker0, netns-local devices",
+                   "  netnswrap demo                 live as root (throwaway namespaces), else replayed\n"
+                   "  netnswrap --dry-run demo       the command lines only\n"
+                   "  netnswrap demo --record FILE   run live and record the cassette FILE\n")
+    demo.add_argument("--record", metavar="FILE",
+                      help="run live (as root) and record every command into the cassette FILE")
+    demo.set_defaults(func=cmd_demo)
+
+    topology = command("topology", "every namespace (named, and containers by PID), "
+                       "veth pair, bridge and address",
+                       "  netnswrap topology\n  netnswrap topology --json\n"
+                       "  netnswrap topology --dot | dot -Tsvg > host.svg\n")
+    style = topology.add_mutually_exclusive_group()
+    style.add_argument("--json", action="store_true", help="print the topology as JSON")
+    style.add_argument("--dot", action="store_true", help="print a Graphviz DOT graph")
+    topology.set_defaults(func=cmd_topology)
+
+    peer = command("peer", "the other end of veth DEV: its namespace (or container PID), "
+                   "name and ifindex",
+                   "  netnswrap peer veth30314cf\n  netnswrap peer eth0 --pid 1503\n"
+                   "  netnswrap peer veth1 --netns blue --json\n")
+    peer.add_argument("dev", metavar="DEV", help="a veth device")
+    where = peer.add_mutually_exclusive_group()
+    where.add_argument("--netns", metavar="NAME", help="DEV is in the named namespace NAME")
+    where.add_argument("--pid", metavar="PID", type=int,
+                       help="DEV is in the namespace of process PID (e.g. a container)")
+    peer.add_argument("--json", action="store_true", help="print the answer as JSON")
+    peer.set_defaults(func=cmd_peer)
+
+    netns = command("netns", "list, add, delete named namespaces, or run a program in one",
+                    "  netnswrap netns list\n  netnswrap netns add blue\n"
+                    "  netnswrap netns exec blue ping -c 1 10.1.1.2\n  netnswrap netns del blue\n")
+    actions = netns.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", parents=[common], help="named namespaces (ip netns list)")
+    listing.add_argument("--json", action="store_true", help="print the list as JSON")
+    listing.set_defaults(func=cmd_netns_list)
+    for name, func, help in (("add", cmd_netns_add, "create a namespace (ip netns add NAME)"),
+                             ("del", cmd_netns_del, "delete a namespace (ip netns del NAME)")):
+        action = actions.add_parser(name, parents=[common], help=help)
+        action.add_argument("name", metavar="NAME")
+        action.set_defaults(func=func)
+    run = actions.add_parser("exec", parents=[common],
+                             help="run a program in a namespace (ip netns exec NAME CMD…); "
+                                  "exits with its exit status")
+    run.add_argument("name", metavar="NAME")
+    run.add_argument("argv", metavar="CMD", nargs=argparse.REMAINDER, help="the program and its arguments")
+    run.set_defaults(func=cmd_netns_exec)
+
+    record = command("record", "snapshot everything topology reads into the cassette FILE",
+                     "  netnswrap record host.json\n  netnswrap --replay host.json topology\n")
+    record.add_argument("file", metavar="FILE")
+    record.set_defaults(func=cmd_record)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run ``netnswrap ARGS…``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # Not set_defaults: the option objects are shared with the subcommands' parsers.
+    args.replay, args.dry_run = getattr(args, "replay", None), getattr(args, "dry_run", False)
+    if args.replay and args.dry_run:
+        parser.error("--replay and --dry-run exclude each other")
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        runner = make_runner(args)
+        with use_runner(runner):
+            answer = args.func(args, runner)
+        if isinstance(answer, str) and answer and not args.dry_run:  # a dry run's answers are empty
+            print(answer, end="" if answer.endswith("\n") else "\n")
+        return answer if isinstance(answer, int) else 0
+    except InvalidArgument as exc:
+        return _fail(exc)
+    except NetnsWrapError as exc:
+        if args.dry_run:  # the next command would depend on a real answer
+            print(f"netnswrap: dry run stops here: {_one_line(exc)}", file=sys.stderr)
+            return 0
+        return _fail(exc)
+    except KeyboardInterrupt:
+        print("netnswrap: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `netnswrap topology | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def make_runner(args) -> Runner:
+    """The runner the global options ask for."""
+    if args.replay:
+        from .cassette import ReplayRunner
+        return ReplayRunner(args.replay)
+    if args.dry_run:
+        # The demo prints each command itself, so its dry runner stays quiet.
+        return DryRunRunner(print_commands=args.command != "demo")
+    from .shrunner import ShRunner
+    return ShRunner()
+
+
+def cmd_demo(args, runner: Runner) -> None:
+    from . import demo
+    if args.replay or args.dry_run:
+        how = f"replaying {args.replay}" if args.replay else "dry run: printing the commands, running nothing"
+        if args.record:
+            raise InvalidArgument("--record runs the demo live: it excludes --replay and --dry-run")
+    else:
+        problem = demo.live_problem()
+        if args.record and problem:
+            raise InvalidArgument(f"--record runs the demo live, which needs root and {', '.join(demo.TOOLS)}: {problem}")
+        if problem:
+            from .cassette import ReplayRunner
+            runner = ReplayRunner(demo.shipped_cassette())
+            how = (f"replaying the recording shipped with netnswrap ({problem}, so nothing runs here; "
+                   "as root it runs live)")
+        else:
+            how = "live, as root, in throwaway namespaces removed at the end (also on Ctrl-C)"
+    if args.record:
+        from .cassette import RecordingRunner
+        runner = RecordingRunner(args.record, inner=runner)
+    print(f"netnswrap demo: {how}", flush=True)
+    demo.run(runner)
+    if args.record:
+        runner.save()
+        print(f"\nrecorded into {args.record}")
+
+
+def cmd_topology(args, runner: Runner) -> str:
+    topology = Netns().topology()
+    from . import render
+    if args.json:
+        return json.dumps(topology, indent=2)
+    return render.dot(topology) if args.dot else render.tree(topology)
+
+
+def cmd_peer(args, runner: Runner) -> str:
+    from .demo import peer_line
+    handle = Netns.from_pid(args.pid) if args.pid is not None else Netns(args.netns)
+    peer = handle.veth_peer(args.dev)
+    return json.dumps(peer, indent=2) if args.json else f"{args.dev} ↔ {peer_line(peer)}"
+
+
+def cmd_netns_list(args, runner: Runner) -> str:
+    namespaces = Netns().netns_list()
+    if args.json:
+        return json.dumps(namespaces, indent=2)
+    return "".join(entry["name"] + (f" (id: {entry['id']})" if "id" in entry else "") + "\n"
+                   for entry in namespaces)
+
+
+def cmd_netns_add(args, runner: Runner) -> None:
+    Netns().netns_add(args.name)
+
+
+def cmd_netns_del(args, runner: Runner) -> None:
+    Netns().netns_del(args.name)
+
+
+def cmd_netns_exec(args, runner: Runner) -> int:
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        raise InvalidArgument("netns exec NAME needs a program to run, e.g. netns exec blue ip link")
+    result = Netns(args.name).exec(argv, check=False)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return result.returncode
+
+
+def cmd_record(args, runner: Runner) -> str:
+    from .cassette import RecordingRunner
+    recorder = RecordingRunner(args.file, inner=runner)
+    Netns(runner=recorder).topology()
+    if args.dry_run:
+        print(f"dry run: {args.file} not written", file=sys.stderr)
+    else:
+        recorder.save()
+    return f"recorded {len(recorder.interactions)} commands (what topology reads) into {args.file}"
+
+
+def _fail(exc: NetnsWrapError) -> int:
+    print(f"netnswrap: error: {_one_line(exc)}", file=sys.stderr)
+    return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
+def _interrupt(signum, frame):
+    """SIGTERM cleans up like Ctrl-C."""
+    raise KeyboardInterrupt

@@ -1,0 +1,304 @@
+"""The ``netnswrap`` command line, run as real subprocesses: usage, dry run
+and replay with no tools on PATH, an unprivileged user, and live as root."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import netnswrap
+from netnswrap.demo import shipped_cassette
+from netnswrap.pytest_plugin import cannot_create_namespaces, unique_netns_name
+
+from kernel import ip_json, namespaces, parked
+
+PACKAGE_ROOT = str(Path(netnswrap.__file__).resolve().parent.parent)
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+live = pytest.mark.skipif(bool(cannot_create_namespaces()), reason=cannot_create_namespaces() or "root")
+
+
+def environment(path: str = SYSTEM_PATH, pythonpath: str = PACKAGE_ROOT) -> dict:
+    return dict(os.environ, PATH=path, PYTHONPATH=pythonpath, LC_ALL="C")
+
+
+def netnswrap_cli(*args: str, path: str = SYSTEM_PATH, prefix=(), pythonpath: str = PACKAGE_ROOT,
+                  check_status=None) -> subprocess.CompletedProcess:
+    """``python -m netnswrap ARGS…`` with PATH=``path``; ``prefix`` runs it as another user."""
+    done = subprocess.run([*prefix, sys.executable, "-m", "netnswrap", *args], capture_output=True,
+                          text=True, env=environment(path, pythonpath), timeout=300)
+    if check_status is not None:
+        assert done.returncode == check_status, (done.stdout, done.stderr)
+    return done
+
+
+def one_error_line(done: subprocess.CompletedProcess) -> str:
+    """The stderr of a failed run: exactly one line, no traceback."""
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("netnswrap: error: "), done.stderr
+    return lines[0]
+
+
+def write_cassette(path: Path, *interactions) -> Path:
+    """A cassette holding ``(argv, stdout)`` answers, exit status 0."""
+    entries = [{"argv": list(argv), "returncode": 0, "stdout": stdout, "stderr": "", "stdin": None}
+               for argv, stdout in interactions]
+    path.write_text(json.dumps({"version": 1, "meta": {}, "interactions": entries}))
+    return path
+
+
+# --- usage ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    (), ("frobnicate",), ("peer",), ("peer", "veth0", "--netns", "a", "--pid", "1"),
+    ("peer", "veth0", "--pid", "many"), ("netns",), ("netns", "rename", "a"),
+    ("topology", "--json", "--dot"), ("--replay", "x.json", "--dry-run", "topology"),
+    ("topology", "--replay", "x.json", "--dry-run"),
+])
+def test_usage_errors_exit_2_without_running_anything(args):
+    done = netnswrap_cli(*args, path="")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "usage: netnswrap" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", ["demo", "topology", "peer", "netns", "record"])
+def test_every_subcommand_has_help_with_examples(command):
+    done = netnswrap_cli(command, "--help", path="", check_status=0)
+    assert f"netnswrap {command}" in done.stdout.split("examples:")[1]
+
+
+def test_console_script_is_the_same_command():
+    script = shutil.which("netnswrap")
+    if script is None:
+        pytest.skip("netnswrap is not installed as a console script")
+    done = subprocess.run([script, "--version"], capture_output=True, text=True)
+    assert done.stdout.strip() == f"netnswrap {netnswrap.__version__}"
+
+
+# --- dry run: with an empty PATH, anything that tried to run would fail ---------
+
+@pytest.mark.parametrize("args, lines", [
+    (("--dry-run", "netns", "add", "blue"), ["ip netns add blue"]),
+    (("netns", "del", "blue", "--dry-run"), ["ip netns del blue"]),
+    (("--dry-run", "netns", "exec", "blue", "--", "ping", "-c", "1", "10.1.1.2"),
+     ["ip netns exec blue ping -c 1 10.1.1.2"]),
+    (("--dry-run", "netns", "list"), ["ip -V", "ip -j netns list"]),
+])
+def test_dry_run_prints_the_exact_command_lines(args, lines):
+    done = netnswrap_cli(*args, path="", check_status=0)
+    assert done.stdout.splitlines() == lines
+
+
+def test_dry_run_refuses_bad_input_before_any_command():
+    done = netnswrap_cli("--dry-run", "netns", "add", "bad/name", path="")
+    assert "invalid namespace name 'bad/name'" in one_error_line(done)
+    assert done.stdout == ""
+
+
+def test_dry_run_demo_prints_every_step_and_runs_nothing():
+    done = netnswrap_cli("--dry-run", "demo", path="", check_status=0)
+    first, *rest = done.stdout.splitlines()
+    assert "dry run" in first
+    commands = [line.strip()[2:] for line in rest if line.strip().startswith("$ ")]
+    assert commands[0] == "sh -c 'unshare --net sleep 600 >/dev/null 2>&1 & echo $!'"
+    prefix = re.match(r"ip netns add (nwdemo\d+)-ns1$", commands[1]).group(1)
+    assert f"ip netns del {prefix}-ns1" == commands[-1]
+    assert any(line.startswith(f"ip netns exec {prefix}-ns1 ping -c 1") for line in commands)
+
+
+# --- replay: offline, no tools on PATH -----------------------------------------
+
+def test_replay_answers_from_the_cassette(tmp_path):
+    cassette = write_cassette(tmp_path / "c.json",
+                              (["ip", "-V"], "ip utility, iproute2-6.1.0\n"),
+                              (["ip", "-j", "netns", "list"], '[{"name":"red","id":0},{"name":"blue"}]\n'))
+    done = netnswrap_cli("--replay", str(cassette), "netns", "list", path="", check_status=0)
+    assert done.stdout.splitlines() == ["red (id: 0)", "blue"]
+
+
+def test_replay_of_an_unrecorded_command_is_one_error_line(tmp_path):
+    cassette = write_cassette(tmp_path / "c.json", (["ip", "netns", "add", "red"], ""))
+    line = one_error_line(netnswrap_cli("--replay", str(cassette), "netns", "add", "blue", path=""))
+    assert "ip netns add red" in line and "'blue' instead of 'red'" in line
+
+
+def test_replay_of_a_missing_cassette_names_the_file(tmp_path):
+    missing = tmp_path / "nowhere.json"
+    assert str(missing) in one_error_line(netnswrap_cli("--replay", str(missing), "topology", path=""))
+
+
+@pytest.mark.skipif(not shipped_cassette().exists(), reason="the demo cassette is not recorded yet")
+def test_demo_replays_the_shipped_cassette_offline():
+    done = netnswrap_cli("--replay", str(shipped_cassette()), "demo", path="", check_status=0)
+    assert done.stdout.startswith(f"netnswrap demo: replaying {shipped_cassette()}")
+    assert "1 received" in done.stdout and "peer_ifindex: " in done.stdout
+    assert "netns-local, cannot move" in done.stdout and "may move" in done.stdout
+
+
+def test_missing_tool_is_one_error_line_naming_the_package():
+    line = one_error_line(netnswrap_cli("netns", "list", path=""))
+    assert "ip: command not found" in line and "iproute2" in line
+
+
+# --- an unprivileged user ------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def nobody():
+    """``setpriv`` to uid/gid 65534, and a PYTHONPATH it can read (the
+    interpreter's own site-packages may sit in a directory only root reads)."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to become an unprivileged user")
+    import jc
+    import sh
+    readable = tempfile.mkdtemp(prefix="nwcli-")
+    try:
+        os.chmod(readable, 0o755)
+        shutil.copytree(Path(jc.__file__).parent, Path(readable) / "jc")
+        sh_source = Path(sh.__file__)
+        if sh_source.name == "__init__.py":
+            shutil.copytree(sh_source.parent, Path(readable) / "sh")
+        else:
+            shutil.copy(sh_source, readable)
+        yield ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"], f"{readable}:{PACKAGE_ROOT}"
+    finally:
+        shutil.rmtree(readable)
+
+
+@pytest.mark.skipif(not shipped_cassette().exists(), reason="the demo cassette is not recorded yet")
+def test_demo_replays_for_an_unprivileged_user_and_says_so(nobody):
+    prefix, pythonpath = nobody
+    done = netnswrap_cli("demo", prefix=prefix, pythonpath=pythonpath, check_status=0)
+    first = done.stdout.splitlines()[0]
+    assert "replaying the recording shipped with netnswrap (not root" in first
+    assert "1 received" in done.stdout
+
+
+def test_writes_of_an_unprivileged_user_fail_with_the_permission_message(nobody):
+    prefix, pythonpath = nobody
+    name = unique_netns_name("nwcli")
+    done = netnswrap_cli("netns", "add", name, prefix=prefix, pythonpath=pythonpath)
+    assert "needs root or CAP_NET_ADMIN/CAP_SYS_ADMIN" in one_error_line(done)
+    assert name not in namespaces()
+
+
+# --- live, as root -------------------------------------------------------------
+
+@live
+def test_netns_add_exec_list_del_live():
+    name = unique_netns_name("nwcli")
+    try:
+        netnswrap_cli("netns", "add", name, check_status=0)
+        assert name in namespaces()
+        assert name in netnswrap_cli("netns", "list", check_status=0).stdout.splitlines()
+        listed = json.loads(netnswrap_cli("netns", "list", "--json", check_status=0).stdout)
+        assert {"name": name} in [{"name": entry["name"]} for entry in listed]
+        links = json.loads(netnswrap_cli("netns", "exec", name, "ip", "-j", "link", check_status=0).stdout)
+        assert [link["ifname"] for link in links] == ["lo"]
+        assert netnswrap_cli("netns", "exec", name, "--", "sh", "-c", "echo out; echo err >&2; exit 3",
+                             check_status=3).stdout == "out\n"
+        assert "File exists" in one_error_line(netnswrap_cli("netns", "add", name))
+        netnswrap_cli("netns", "del", name, check_status=0)
+        assert name not in namespaces()
+        one_error_line(netnswrap_cli("netns", "del", name))
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+@pytest.fixture
+def veth_between(netns_factory):
+    """veth1 in namespace one, its peer veth0 in namespace two."""
+    one, two = netns_factory("nwcli"), netns_factory("nwcli")
+    subprocess.run(["ip", "-n", two.name, "link", "add", "veth0", "type", "veth", "peer", "name",
+                    "veth1", "netns", one.name], check=True)
+    return one.name, two.name
+
+
+@live
+def test_peer_finds_the_other_end_in_a_named_namespace(veth_between):
+    one, two = veth_between
+    veth0 = ip_json(two, "link", "show", "dev", "veth0")[0]
+    peer = json.loads(netnswrap_cli("peer", "veth1", "--netns", one, "--json", check_status=0).stdout)
+    assert (peer["netns"], peer["ifname"], peer["ifindex"]) == (two, "veth0", veth0["ifindex"])
+    text = netnswrap_cli("peer", "veth1", "--netns", one, check_status=0).stdout
+    assert text == f"veth1 ↔ veth0 (ifindex {veth0['ifindex']}) in netns {two}\n"
+
+
+@live
+def test_peer_of_a_container_by_pid(netns_factory):
+    host = netns_factory("nwcli").name
+    with parked(["unshare", "--net"]) as container:
+        subprocess.run(["ip", "-n", host, "link", "add", "vethc", "type", "veth", "peer", "name",
+                        "eth0", "netns", str(container.pid)], check=True)
+        peer = json.loads(netnswrap_cli("peer", "eth0", "--pid", str(container.pid), "--json",
+                                        check_status=0).stdout)
+        assert (peer["netns"], peer["ifname"]) == (host, "vethc")
+        back = json.loads(netnswrap_cli("peer", "vethc", "--netns", host, "--json", check_status=0).stdout)
+        assert (back["pid"], back["ifname"]) == (container.pid, "eth0")
+
+
+@live
+def test_topology_record_and_replay_give_the_same_picture(veth_between, tmp_path):
+    one, two = veth_between
+    text = netnswrap_cli("topology", check_status=0).stdout
+    assert one in text and two in text and "veth1" in text
+    assert netnswrap_cli("topology", "--dot", check_status=0).stdout.lstrip().startswith(("graph", "digraph"))
+    cassette = tmp_path / "host.json"
+    netnswrap_cli("record", str(cassette), check_status=0)
+    replayed = json.loads(netnswrap_cli("--replay", str(cassette), "topology", "--json", path="",
+                                        check_status=0).stdout)
+    assert one in json.dumps(replayed) and two in json.dumps(replayed)
+
+
+def leftovers(prefix: str, pid: int) -> list:
+    """Namespaces named ``prefix-…`` and the container ``pid``, if still alive."""
+    found = sorted(name for name in namespaces() if name.startswith(prefix + "-"))
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        state = "gone"
+    return found + ([f"process {pid} ({state})"] if state not in ("gone", "Z") else [])
+
+
+@live
+def test_demo_live_walks_through_the_seed_and_removes_everything():
+    done = netnswrap_cli("demo", check_status=0)
+    assert done.stdout.splitlines()[0].startswith("netnswrap demo: live, as root")
+    pid = int(re.search(r"→ PID (\d+);", done.stdout).group(1))
+    assert done.stdout.count("1 sent, 1 received") == 3
+    index = int(re.search(r"peer_ifindex: (\d+)", done.stdout).group(1))
+    assert f"ifindex {index} is {index}: veth0@if" in done.stdout
+    assert f"PID {pid} eth0 ↔ veth{pid:07x}" in done.stdout
+    assert "docker0: netns-local, cannot move" in done.stdout
+    assert f"veth{pid:07x}: may move" in done.stdout
+    assert leftovers(f"nwdemo{pid}", pid) == []
+
+
+@live
+def test_demo_interrupted_by_ctrl_c_cleans_up_and_exits_130():
+    demo = subprocess.Popen([sys.executable, "-m", "netnswrap", "demo"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=environment())
+    try:
+        output = []
+        while not output or not output[-1].startswith("4. "):
+            line = demo.stdout.readline()
+            assert line, "".join(output)
+            output.append(line)
+        pid = int(re.search(r"→ PID (\d+);", "".join(output)).group(1))
+        assert f"nwdemo{pid}-ns1" in namespaces()
+        demo.send_signal(signal.SIGINT)
+        rest, errors = demo.communicate(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 130, errors
+    assert errors == "netnswrap: interrupted\n"
+    assert f"$ ip netns del nwdemo{pid}-ns1" in rest
+    assert leftovers(f"nwdemo{pid}", pid) == []
