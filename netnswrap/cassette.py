@@ -1,0 +1,309 @@
+"""Cassettes: what commands answered, saved to a JSON file and replayed offline.
+
+:class:`RecordingRunner` runs each command through another runner (by
+default the live :class:`~netnswrap.shrunner.ShRunner`) and keeps every
+interaction; :meth:`RecordingRunner.save` writes them to the cassette.
+:class:`ReplayRunner` answers from a cassette and starts no process, so the
+whole API works on a machine without ``ip``, ``ethtool`` or root.
+
+The file is one JSON document, keys sorted, one interaction per block::
+
+    {
+      "interactions": [
+        {
+          "argv": ["ip", "-V"],
+          "returncode": 0,
+          "stderr": "",
+          "stdin": null,
+          "stdout": "ip utility, iproute2-6.1.0, libbpf 1.1.2\\n"
+        }
+      ],
+      "meta": {"created": "…", "ethtool": "…", "ip": "…", "kernel": "…", …},
+      "version": 1
+    }
+
+A command that could not run at all keeps the error it raised instead of a
+return code: ``"error": {"kind": "ToolNotFound", "tool": "ethtool"}`` or
+``"error": {"kind": "CommandTimeout", "timeout": 5.0}`` (with the output
+read before the kill), and replays as that same error.
+"""
+from __future__ import annotations
+
+import collections
+import datetime
+import difflib
+import json
+import os
+import shlex
+import tempfile
+import threading
+from pathlib import Path
+from typing import Deque, Dict, List, Optional, Sequence, Tuple
+
+from .errors import CassetteError, CommandTimeout, NetnsWrapError, ReplayMismatch, ToolNotFound
+from .runners import Result, Runner
+
+VERSION = 1
+
+# What meta records about the machine, and the command that tells it.
+META_PROBES = {"ip": ("ip", "-V"), "ethtool": ("ethtool", "--version"), "kernel": ("uname", "-r")}
+
+# The errors a runner raises instead of answering, and the field each keeps.
+_ERROR_FIELDS = {"ToolNotFound": ("tool", str), "CommandTimeout": ("timeout", (int, float))}
+
+
+class RecordingRunner(Runner):
+    """Runs commands through ``inner`` (default: a new ``ShRunner``) and keeps
+    every interaction for the cassette at ``path``.
+
+    Nothing is written until :meth:`save` (also called when a ``with`` block
+    around the runner ends); the file is replaced atomically, so a crash never
+    leaves half a cassette. ``meta`` may be given extra JSON-ready entries
+    (e.g. a scenario's names and PIDs); the tool versions and kernel are
+    added on the first save, asked of ``inner`` outside the recording.
+    """
+
+    def __init__(self, path, inner: Optional[Runner] = None, *, meta: Optional[dict] = None):
+        super().__init__()
+        if inner is None:
+            from .shrunner import ShRunner
+            inner = ShRunner()
+        self.path = Path(path)
+        self.inner = inner
+        self.meta = dict(meta or {})
+        self.interactions: List[dict] = []
+        self._probed = False
+        self._lock = threading.Lock()
+
+    def run(self, argv: Sequence[str], *, input: Optional[str] = None,
+            timeout: Optional[float] = None) -> Result:
+        """Run ``argv`` through the inner runner and keep what it answered
+        (or the ``ToolNotFound``/``CommandTimeout`` it raised)."""
+        entry = {"argv": list(argv), "stdin": input}
+        try:
+            result = self.inner.run(argv, input=input, timeout=timeout)
+        except (ToolNotFound, CommandTimeout) as exc:
+            entry.update(_error_entry(exc))
+            self._keep(entry)
+            raise
+        entry.update(returncode=result.returncode, stdout=result.stdout, stderr=result.stderr)
+        self._keep(entry)
+        return result
+
+    def _keep(self, entry: dict) -> None:
+        with self._lock:
+            self.interactions.append(entry)
+
+    def save(self) -> Path:
+        """Write the cassette (atomically: a temporary file in the same
+        directory, then a rename) and return its path."""
+        with self._lock:
+            if not self._probed:
+                self.meta = {**self._machine(), **self.meta}
+                self._probed = True
+            document = {"version": VERSION, "meta": self.meta, "interactions": list(self.interactions)}
+        _write_atomically(self.path, dumps(document))
+        return self.path
+
+    def _machine(self) -> dict:
+        """Tool versions, kernel and creation time of the machine ``inner`` runs on."""
+        if isinstance(getattr(self.inner, "meta", None), dict):  # re-recording a replay
+            return dict(self.inner.meta)
+        from . import __version__
+        found = {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                 "netnswrap": __version__}
+        for key, argv in META_PROBES.items():
+            found[key] = None
+            try:
+                result = self.inner.run(argv)
+            except NetnsWrapError:
+                continue
+            if result.ok and result.stdout.strip():
+                found[key] = result.stdout.strip()
+        return found
+
+    def __enter__(self) -> "RecordingRunner":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.save()
+
+
+class ReplayRunner(Runner):
+    """Answers commands from the cassette at ``path``; starts no process.
+
+    A command (argv and stdin) gets the answers recorded for it, in recorded
+    order, each once; a command the cassette does not hold (or holds fewer
+    times) raises :class:`ReplayMismatch` naming the nearest recorded one and
+    what differs. A missing or malformed cassette raises
+    :class:`CassetteError` naming the file. ``meta`` is the cassette's meta.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+        document = load(self.path)
+        self.meta: dict = document["meta"]
+        self.interactions: List[dict] = document["interactions"]
+        self._queues: Dict[Tuple, Deque[dict]] = collections.defaultdict(collections.deque)
+        for entry in self.interactions:
+            self._queues[_key(entry["argv"], entry["stdin"])].append(entry)
+        self._lock = threading.Lock()
+
+    @property
+    def remaining(self) -> List[dict]:
+        """Recorded interactions not replayed yet, in recorded order."""
+        with self._lock:
+            left = {id(entry) for queue in self._queues.values() for entry in queue}
+        return [entry for entry in self.interactions if id(entry) in left]
+
+    def run(self, argv: Sequence[str], *, input: Optional[str] = None,
+            timeout: Optional[float] = None) -> Result:
+        """The next recorded answer to ``argv`` (with ``input`` as stdin)."""
+        argv = tuple(argv)
+        with self._lock:
+            queue = self._queues.get(_key(argv, input))
+            entry = queue.popleft() if queue else None
+        if entry is None:
+            raise ReplayMismatch(self._mismatch(argv, input), argv=argv)
+        error = entry.get("error")
+        if error is not None:
+            raise _error_from_entry(argv, entry, error)
+        return Result(argv, entry["returncode"], entry["stdout"], entry["stderr"])
+
+    def _mismatch(self, argv: tuple, input: Optional[str]) -> str:
+        where = f"cassette {self.path}"
+        same_argv = [entry for entry in self.interactions if tuple(entry["argv"]) == argv]
+        if any(entry["stdin"] == input for entry in same_argv):
+            times = sum(entry["stdin"] == input for entry in same_argv)
+            return f"{where} holds this command {times} time(s), all replayed already"
+        if same_argv:
+            nearest = max(same_argv, key=lambda entry: difflib.SequenceMatcher(
+                a=entry["stdin"] or "", b=input or "", autojunk=False).ratio())
+            return f"{where} holds this command only with other stdin: {_stdin_difference(nearest['stdin'], input)}"
+        lines = {shlex.join(entry["argv"]): entry["argv"] for entry in self.interactions}
+        nearest = difflib.get_close_matches(shlex.join(argv), list(lines), n=1, cutoff=0)
+        if not nearest:
+            return f"{where} holds no interactions"
+        return (f"{where} does not hold this command; nearest recorded: {nearest[0]} "
+                f"({argv_difference(lines[nearest[0]], argv)})")
+
+
+def argv_difference(recorded: Sequence[str], asked: Sequence[str]) -> str:
+    """What differs between two argvs, word by word: ``'blue' instead of 'red'``."""
+    parts = []
+    matcher = difflib.SequenceMatcher(a=list(recorded), b=list(asked), autojunk=False)
+    for op, a1, a2, b1, b2 in matcher.get_opcodes():
+        old, new = " ".join(recorded[a1:a2]), " ".join(asked[b1:b2])
+        if op == "replace":
+            parts.append(f"{new!r} instead of {old!r}")
+        elif op == "insert":
+            parts.append(f"extra {new!r}")
+        elif op == "delete":
+            parts.append(f"missing {old!r}")
+    return ", ".join(parts)
+
+
+def _stdin_difference(recorded: Optional[str], asked: Optional[str]) -> str:
+    if recorded is None or asked is None:
+        return f"recorded {'no' if recorded is None else 'some'} stdin, asked with {'none' if asked is None else 'some'}"
+    diff = difflib.unified_diff(recorded.splitlines(), asked.splitlines(), "recorded", "asked", lineterm="", n=0)
+    return "\n" + "\n".join(diff)
+
+
+def _key(argv: Sequence[str], stdin: Optional[str]) -> Tuple:
+    return tuple(argv), stdin
+
+
+def _error_entry(exc: NetnsWrapError) -> dict:
+    if isinstance(exc, ToolNotFound):
+        return {"error": {"kind": "ToolNotFound", "tool": exc.tool}}
+    return {"error": {"kind": "CommandTimeout", "timeout": exc.timeout},
+            "stdout": exc.stdout, "stderr": exc.stderr}
+
+
+def _error_from_entry(argv: tuple, entry: dict, error: dict) -> NetnsWrapError:
+    if error["kind"] == "ToolNotFound":
+        return ToolNotFound(error["tool"], argv=argv)
+    return CommandTimeout(argv, error["timeout"], entry.get("stdout", ""), entry.get("stderr", ""))
+
+
+# --- the file -----------------------------------------------------------------
+
+def dumps(document: dict) -> str:
+    """The cassette as text: sorted keys, each interaction a block of one
+    line per field, non-ASCII text kept as is."""
+    def one_line(value) -> str:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    blocks = ["    {\n" + ",\n".join(f"      {one_line(key)}: {one_line(entry[key])}" for key in sorted(entry))
+              + "\n    }" for entry in document["interactions"]]
+    interactions = "[\n" + ",\n".join(blocks) + "\n  ]" if blocks else "[]"
+    meta = json.dumps(document["meta"], ensure_ascii=False, sort_keys=True, indent=2).replace("\n", "\n  ")
+    return (f'{{\n  "interactions": {interactions},\n  "meta": {meta},\n'
+            f'  "version": {one_line(document["version"])}\n}}\n')
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def load(path) -> dict:
+    """Read and check a cassette; :class:`CassetteError` naming the file and
+    the problem if it is missing, not JSON, another version or malformed."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CassetteError(f"cassette {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CassetteError(f"cassette {path} cannot be read: {exc}") from None
+    except ValueError as exc:
+        raise CassetteError(f"cassette {path} is not valid JSON (truncated or hand-edited?): {exc}") from None
+    if not isinstance(document, dict) or "version" not in document:
+        raise CassetteError(f"cassette {path} is not a netnswrap cassette (no \"version\")")
+    if document["version"] != VERSION:
+        raise CassetteError(f"cassette {path} has version {document['version']!r}; "
+                            f"this netnswrap reads version {VERSION}")
+    if not isinstance(document.get("meta"), dict) or not isinstance(document.get("interactions"), list):
+        raise CassetteError(f"cassette {path} needs a \"meta\" object and an \"interactions\" list")
+    for number, entry in enumerate(document["interactions"]):
+        problem = _entry_problem(entry)
+        if problem:
+            raise CassetteError(f"cassette {path}: interaction {number} {problem}")
+    return document
+
+
+def _entry_problem(entry) -> Optional[str]:
+    """Why ``entry`` is not a valid interaction (None if it is); fills in the
+    fields a hand-written cassette may leave out (stdin: null, output: "")."""
+    if not isinstance(entry, dict):
+        return "is not an object"
+    argv = entry.get("argv")
+    if not isinstance(argv, list) or not argv or not all(isinstance(word, str) for word in argv):
+        return "needs an argv: a non-empty list of str"
+    for key, default in (("stdin", None), ("stdout", ""), ("stderr", "")):
+        entry.setdefault(key, default)
+        if not isinstance(entry[key], (str, type(default))):
+            return f"has a {key} that is not text"
+    error = entry.get("error")
+    if error is None:
+        returncode = entry.get("returncode")
+        if isinstance(returncode, bool) or not isinstance(returncode, int):
+            return "needs a returncode (int) or an error"
+    elif (not isinstance(error, dict) or error.get("kind") not in _ERROR_FIELDS
+          or not isinstance(error.get(_ERROR_FIELDS[error["kind"]][0]), _ERROR_FIELDS[error["kind"]][1])):
+        return 'has an error that is neither {"kind": "ToolNotFound", "tool": str} nor {"kind": "CommandTimeout", "timeout": number}'
+    return None
