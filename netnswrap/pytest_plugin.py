@@ -13,7 +13,10 @@ Both skip the test, with the reason, where namespaces cannot be created
 Marker ``@pytest.mark.netnswrap_cassette("path.json")`` runs the test with a
 :class:`~netnswrap.ReplayRunner` on that cassette (relative to the test
 file) as the default runner; with ``--netnswrap-record`` the test runs live
-and the cassette is recorded instead.
+and the cassette is recorded instead (saved after the test, also when it
+fails). In a test with the marker the fixtures' namespaces get names derived
+from the test's id, the same in every run, so a recording replays; when
+replaying they need neither root nor ``ip``.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import itertools
 import os
 import shutil
 import uuid
+import zlib
 from pathlib import Path
 
 import pytest
@@ -57,15 +61,18 @@ def unique_netns_name(prefix: str = "nwt") -> str:
 
 
 @pytest.fixture
-def netns_factory():
+def netns_factory(request, _netnswrap_cassette):
     """Make throwaway namespaces: ``netns_factory(prefix="nwt")`` → Netns."""
-    reason = cannot_create_namespaces()
+    reason = "" if _netnswrap_cassette == "replay" else cannot_create_namespaces()
     if reason:
         pytest.skip(reason)
     made = []
+    # Under a cassette the names must be the same in the recording and the replay.
+    stable = zlib.crc32(request.node.nodeid.encode()) if _netnswrap_cassette else None
 
     def make(prefix: str = "nwt") -> Netns:
-        handle = Netns().netns_add(unique_netns_name(prefix))
+        name = f"{prefix}{stable:08x}-{len(made) + 1}" if stable is not None else unique_netns_name(prefix)
+        handle = Netns().netns_add(name)
         made.append(handle)
         return handle
 
@@ -85,9 +92,11 @@ def netns(netns_factory):
 
 @pytest.fixture(autouse=True)
 def _netnswrap_cassette(request):
+    """Set the default runner for a test marked ``netnswrap_cassette``;
+    yields ``"record"``, ``"replay"`` or None (no marker)."""
     marker = request.node.get_closest_marker("netnswrap_cassette")
     if marker is None:
-        yield
+        yield None
         return
     from .cassette import RecordingRunner, ReplayRunner
     path = Path(marker.args[0])
@@ -96,8 +105,8 @@ def _netnswrap_cassette(request):
     if request.config.getoption("--netnswrap-record"):
         runner = RecordingRunner(path)
         with use_runner(runner):
-            yield
+            yield "record"
         runner.save()
     else:
         with use_runner(ReplayRunner(path)):
-            yield
+            yield "replay"
