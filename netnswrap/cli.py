@@ -170,8 +170,8 @@ def cmd_demo(args, runner: Runner) -> None:
         if problem:
             from .cassette import ReplayRunner
             runner = ReplayRunner(demo.shipped_cassette())
-            how = (f"replaying the recording shipped with netnswrap ({problem}, so nothing runs here; "
-                   "as root it runs live)")
+            how = (f"replaying the recording shipped with netnswrap: {problem}, so nothing runs "
+                   f"here (live, it needs root and {', '.join(demo.TOOLS)})")
         else:
             how = "live, as root, in throwaway namespaces removed at the end (also on Ctrl-C)"
     if args.record:

@@ -40,6 +40,9 @@ TOOLS = ("ip", "ethtool", "nsenter", "unshare", "ping", "kill", "sh")
 # most, whatever happens to the demo.
 CONTAINER = ("sh", "-c", "unshare --net sleep 600 >/dev/null 2>&1 & echo $!")
 
+# Signals cleanup must not be cut short by.
+DEAF_TO = (signal.SIGINT, signal.SIGTERM)
+
 _PING_SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) received")
 _PING_RTT = re.compile(r"= [\d.]+/([\d.]+)/")
 
@@ -213,10 +216,11 @@ class Walkthrough:
                       + ("may move" if movable else "netns-local, cannot move"))
 
     def cleanup(self) -> None:
-        """Kill the container and delete the namespaces, deaf to further Ctrl-C."""
+        """Kill the container and delete the namespaces, deaf to further Ctrl-C
+        and SIGTERM."""
         if self.container is None and not self.namespaces:
             return
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in DEAF_TO}
         try:
             self.step("Clean up: kill the container, delete the namespaces "
                       "(their links go with them)")
@@ -231,7 +235,8 @@ class Walkthrough:
                 except NamespaceNotFound:
                     pass
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 def link_line(link: dict) -> str:
