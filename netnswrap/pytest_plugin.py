@@ -99,9 +99,10 @@ def _netnswrap_cassette(request):
         yield None
         return
     from .cassette import RecordingRunner, ReplayRunner
-    path = Path(marker.args[0])
-    if not path.is_absolute():
-        path = Path(request.node.fspath).parent / path
+    if len(marker.args) != 1:
+        pytest.fail('netnswrap_cassette takes one path: @pytest.mark.netnswrap_cassette("name.json")',
+                    pytrace=False)
+    path = Path(request.node.path).parent / marker.args[0]  # an absolute path stays as it is
     if request.config.getoption("--netnswrap-record"):
         runner = RecordingRunner(path)
         with use_runner(runner):
