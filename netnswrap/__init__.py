@@ -23,6 +23,10 @@ from .errors import (AddressExists, AddressNotFound, CassetteError, CommandError
 from .netns import Netns
 from .runners import DryRunRunner, Result, Runner, get_runner, use_runner
 
+# Loaded now: importing a submodule later would set nw.batch / nw.topology to
+# the module, over the functions of those names defined below.
+from . import batch as _batch, topology as _topology  # noqa: F401
+
 __version__ = "0.1.0"
 
 # The methods of Netns that are also module-level functions on the caller's namespace.
