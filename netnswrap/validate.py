@@ -102,10 +102,28 @@ def check_timeout(timeout) -> Optional[float]:
 
 
 def check_argv(argv) -> tuple:
-    """A command to execute: a non-empty list or tuple of str without NUL bytes."""
+    """A command to execute: a non-empty list or tuple of str without NUL bytes,
+    whose program name is neither empty nor starts with '-' (``nsenter -t PID -n
+    -r …`` would read it as an option of nsenter)."""
     if isinstance(argv, (str, bytes)) or not isinstance(argv, Sequence) or not argv:
         raise InvalidArgument(f"invalid command {argv!r}: must be a non-empty list of str (no shell is used)")
     for arg in argv:
         if not isinstance(arg, str) or "\0" in arg:
             raise InvalidArgument(f"invalid command argument {arg!r}: must be a str without NUL bytes")
+    if not argv[0] or argv[0].startswith("-"):
+        raise InvalidArgument(f"invalid program {argv[0]!r}: must not be empty or start with '-'")
     return tuple(argv)
+
+
+def check_flag(value, what: str) -> Optional[bool]:
+    """A yes/no option: True, False or None (not a str such as 'down', which is truthy)."""
+    if value is not None and not isinstance(value, bool):
+        raise InvalidArgument(f"invalid {what} {value!r}: must be True, False or None")
+    return value
+
+
+def check_runner(runner):
+    """A runner: anything with a ``run(argv)`` method."""
+    if not callable(getattr(runner, "run", None)):
+        raise InvalidArgument(f"not a runner: {runner!r} (needs a run(argv) method)")
+    return runner
