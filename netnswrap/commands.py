@@ -12,13 +12,15 @@ Nothing here runs a process.
 """
 from __future__ import annotations
 
+import re
 from typing import Optional, Sequence, Tuple
 
 from .errors import InvalidArgument
-from .validate import (check_argv, check_cidr, check_ifname, check_lladdr, check_mtu,
-                       check_netns_name, check_pid)
+from .validate import (check_argv, check_cidr, check_flag, check_ifname, check_lladdr,
+                       check_mtu, check_netns_name, check_pid)
 
 Argv = Tuple[str, ...]
+_NUMBER = re.compile(r"^\+?(0[xX][0-9a-fA-F]+|[0-9]+)$")
 
 
 def place(argv: Sequence[str], netns: Optional[str] = None, pid: Optional[int] = None,
@@ -117,13 +119,13 @@ def veth_add(name: str, peer: str, peer_netns: Optional[str] = None) -> Argv:
 
     ``peer_netns`` is a namespace name or a PID as str (``netns`` takes both).
     """
-    argv = ("ip", "link", "add", check_ifname(name), "type", "veth", "peer", "name", check_ifname(peer))
+    argv = ("ip", "link", "add") + _device(name) + ("type", "veth", "peer", "name", check_ifname(peer))
     return argv + ("netns", _netns_ref(peer_netns)) if peer_netns is not None else argv
 
 
 def bridge_add(name: str) -> Argv:
     """``ip link add NAME type bridge``"""
-    return ("ip", "link", "add", check_ifname(name), "type", "bridge")
+    return ("ip", "link", "add") + _device(name) + ("type", "bridge")
 
 
 def link_set(dev: str, *, up: Optional[bool] = None, mtu: Optional[int] = None,
@@ -135,6 +137,8 @@ def link_set(dev: str, *, up: Optional[bool] = None, mtu: Optional[int] = None,
     ``ip link set DEV netns NS``.
     """
     argv = ("ip", "link", "set", "dev", check_ifname(dev))
+    check_flag(up, "up")
+    check_flag(nomaster, "nomaster")
     moves_only = not nomaster and all(v is None for v in (up, mtu, master, name, address))
     if netns is not None and moves_only:
         return ("ip", "link", "set") + _device(dev) + ("netns", _netns_ref(netns))
@@ -169,23 +173,39 @@ def link_del(dev: str) -> Argv:
     return ("ip", "link", "del") + _device(dev)
 
 
-# Words `ip link set/del` would read as keywords where a device name stands.
-_LINK_KEYWORDS = frozenset("dev up down mtu master nomaster netns name address type group help "
-                           "alias arp multicast promisc txqueuelen qlen vf xdp".split())
+# Words `ip link add/set/del` reads as keywords where a device name stands
+# (iproute2 ip/iplink.c iplink_parse): these as written, and the second set
+# also abbreviated ("a" is "address", "no" is "nomaster", "h" is "help").
+_LINK_KEYWORDS = frozenset("dev up down name index mtu inet netns multicast allmulticast promisc "
+                           "trailers arp carrier vf vrf group mode state protodown protodown_reason "
+                           "brd qlen xdp xdpgeneric xdpdrv xdpoffload parentdev gso_max_size "
+                           "gso_max_segs gro_max_size gso_ipv4_max_size gro_ipv4_max_size".split())
+_LINK_KEYWORD_PREFIXES = ("link", "address", "broadcast", "txqueuelen", "txqlen", "master",
+                          "nomaster", "dynamic", "type", "alias", "numtxqueues", "numrxqueues",
+                          "addrgenmode", "link-netns", "link-netnsid", "help")
 
 
 def _device(dev: str) -> Argv:
-    """A device name for ``ip link set/del``: bare, or after ``dev`` when it
-    would read as a keyword."""
+    """A device name for ``ip link add/set/del``: bare, or after ``dev`` when
+    ip would read it as a keyword (then ``ip link add up type veth`` would
+    create a veth named by the kernel, with IFF_UP set)."""
     check_ifname(dev)
-    return ("dev", dev) if dev in _LINK_KEYWORDS else (dev,)
+    keyword = dev in _LINK_KEYWORDS or any(word.startswith(dev) for word in _LINK_KEYWORD_PREFIXES)
+    return ("dev", dev) if keyword else (dev,)
 
 
 def _netns_ref(netns) -> str:
-    """A namespace for ``netns …``: a name, or a PID (int)."""
+    """A namespace for ``netns …``: a name, or a PID (int).
+
+    ip reads a name that strtol() takes for a number (``1``, ``+1``, ``0x1``)
+    as a PID when no namespace has that name (``netns 1`` would move the
+    device into init's namespace), so such a name is given as its path,
+    ``/run/netns/NAME``.
+    """
     if isinstance(netns, int) and not isinstance(netns, bool):
         return check_pid(netns)
-    return check_netns_name(netns)
+    name = check_netns_name(netns)
+    return f"/run/netns/{name}" if _NUMBER.match(name) else name
 
 
 # --- addresses --------------------------------------------------------------
