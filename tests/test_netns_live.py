@@ -321,3 +321,15 @@ def test_netns_add_context_manager_deletes_on_ctrl_c():
         child.kill()
         child.wait()
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+def test_the_seed_example_script_runs_and_leaves_nothing_behind():
+    script = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "seed_walkthrough.py")
+    child = subprocess.Popen([sys.executable, script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = child.communicate(timeout=300)
+    assert child.returncode == 0, stderr
+    for error in ("NamespaceExists", "NamespaceNotFound", "LinkExists", "LinkNotFound", "AddressExists",
+                  "AddressNotFound", "DeviceCannotMove", "InvalidMTU", "CommandError"):
+        assert f": {error}: " in stdout
+    assert "0% packet loss" in stdout and "lo: netns-local: stays" in stdout
+    assert not {name for name in kernel.namespaces() if name.startswith(f"seed{child.pid}-")}
