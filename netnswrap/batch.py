@@ -327,6 +327,8 @@ class _Plan:
             own = [op for seg in self.segments if seg.where == self.home for op in seg.ops]
             failed = _holding_word(stderr, own)
             return failed, (self.position[id(failed)] if failed else 0), None
+        if outer not in self.at_line:
+            return None, 0, outer
         seg, failed = self.at_line[outer]
         if failed is None and inner is not None:
             failed = seg.ops[inner - 1]
