@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from . import commands
 from .errors import (InvalidArgument, NamespaceNotFound, NetnsWrapError, NotSupported, ParseError,
@@ -162,9 +162,17 @@ def _lsns(handle: Netns) -> List[dict]:
                  "pid": int(row["pid"]) if row.get("pid") is not None else None,
                  "nprocs": int(row.get("nprocs") or 0), "command": row.get("command"),
                  "name": _netns_name(row.get("nsfs"))}
-                for row in json.loads(result.stdout)["namespaces"]]
+                for row in _flat(json.loads(result.stdout)["namespaces"])]
     except (ValueError, KeyError, TypeError) as exc:
         raise ParseError(f"unexpected output from {result.command}: {exc!r}") from None
+
+
+def _flat(rows: List[dict]) -> Iterator[dict]:
+    """lsns's rows, flattened: it nests a namespace under the one its process's
+    parent is in (``children``), e.g. a container under the host's."""
+    for row in rows:
+        yield row
+        yield from _flat(row.get("children") or [])
 
 
 def _nsid(value) -> Optional[int]:
