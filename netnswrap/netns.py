@@ -12,18 +12,27 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from typing import List, Optional, Sequence
 
 from . import commands
-from .errors import InvalidArgument, LinkNotFound, NamespaceNotFound, NetnsWrapError, ParseError
+from .errors import (InvalidArgument, LinkExists, LinkNotFound, NamespaceNotFound, NetnsWrapError,
+                     ParseError)
 from .runners import Result, Runner, get_runner
-from .validate import check_netns_name, check_pid, check_timeout
+from .validate import check_netns_name, check_pid, check_runner, check_timeout
 
 # Kinds the kernel marks netns-local (NETIF_F_NETNS_LOCAL; dev->netns_local
 # in 6.12-6.14, dev->netns_immutable since 6.15): they never change namespace.
 NETNS_LOCAL_KINDS = frozenset({"bridge", "bond", "team", "vrf", "openvswitch", "batadv", "wpan",
                                "lowpan"})
 _IPROUTE2_VERSION = re.compile(r"iproute2-(?:(\d+)\.(\d+)|ss(\d{6}))")
+
+# `ip netns del` returns before the kernel has torn the namespace down: its
+# veth ends in other namespaces vanish milliseconds later, so a name reused
+# at once may still be taken. A create or move that meets LinkExists within
+# TEARDOWN_WAIT seconds of a netns_del in this process is retried until then.
+TEARDOWN_WAIT = 3.0
+_last_netns_del = float("-inf")
 
 
 class Netns:
@@ -44,7 +53,7 @@ class Netns:
             raise InvalidArgument("Netns takes a name or a pid, not both")
         self.name = check_netns_name(name) if name is not None else None
         self.pid = int(check_pid(pid)) if pid is not None else None
-        self._runner = runner
+        self._runner = check_runner(runner) if runner is not None else None
         self._owned = False
 
     @classmethod
@@ -114,7 +123,9 @@ class Netns:
 
     def netns_del(self, name: str) -> None:
         """Delete a named namespace. Equivalent to: ``ip netns del NAME``"""
+        global _last_netns_del
         self.run(commands.netns_del(name))
+        _last_netns_del = time.monotonic()
 
     def netns_list(self) -> List[dict]:
         """Named namespaces, as ``[{"name": str, "id": int}]`` (``id`` only where
@@ -154,8 +165,9 @@ class Netns:
     def link_show(self, dev: str) -> dict:
         """One link (``LinkNotFound`` if missing). Equivalent to: ``ip -d -j link show dev DEV``"""
         from .parsers import ip_link
+        json_argv = commands.link_show(dev)  # validates dev before `ip -V` runs
         text_argv = ("ip", "link", "show", "dev", dev) if self.tools()["busybox"] else commands.link_show(dev, json=False)
-        links = self._read_json_or_text(commands.link_show(dev), text_argv, ip_link)
+        links = self._read_json_or_text(json_argv, text_argv, ip_link)
         if not links:
             raise LinkNotFound(f'Device "{dev}" does not exist.')
         return links[0]
@@ -164,11 +176,11 @@ class Netns:
         """Create a veth pair; the peer end directly in ``peer_netns`` (a name,
         a ``Netns`` or a PID) when given.
         Equivalent to: ``ip link add NAME type veth peer name PEER [netns NS]``"""
-        self.run(commands.veth_add(name, peer, _netns_arg(peer_netns)))
+        self._run_reusing_names(commands.veth_add(name, peer, _netns_arg(peer_netns)))
 
     def bridge_add(self, name: str) -> None:
         """Create a bridge. Equivalent to: ``ip link add NAME type bridge``"""
-        self.run(commands.bridge_add(name))
+        self._run_reusing_names(commands.bridge_add(name))
 
     def link_set(self, dev: str, *, up: Optional[bool] = None, mtu: Optional[int] = None,
                  master: Optional[str] = None, nomaster: bool = False, netns=None,
@@ -176,8 +188,25 @@ class Netns:
         """Change a link: state, MTU, bridge, namespace (a name, ``Netns`` or
         PID), name, MAC. Equivalent to: ``ip link set dev DEV [up|down] [mtu N]
         [master BR|nomaster] [netns NS] [name NEW] [address LLADDR]``"""
-        self.run(commands.link_set(dev, up=up, mtu=mtu, master=master, nomaster=nomaster,
-                                   netns=_netns_arg(netns), name=name, address=address))
+        argv = commands.link_set(dev, up=up, mtu=mtu, master=master, nomaster=nomaster,
+                                 netns=_netns_arg(netns), name=name, address=address)
+        # A move and/or rename alone is one atomic change, safe to retry.
+        renames_only = up is None and mtu is None and master is None and not nomaster and address is None
+        self._run_reusing_names(argv) if renames_only else self.run(argv)
+
+    def _run_reusing_names(self, argv: Sequence[str]) -> None:
+        """Run a link create/move/rename, retrying a LinkExists that may be a
+        deleted namespace's link not yet torn down (see ``TEARDOWN_WAIT``)."""
+        delay = 0.005
+        while True:
+            try:
+                self.run(argv)
+                return
+            except LinkExists:
+                if time.monotonic() + delay > _last_netns_del + TEARDOWN_WAIT:
+                    raise
+                time.sleep(delay)
+                delay = min(2 * delay, 0.1)
 
     def link_set_up(self, dev: str) -> None:
         """Equivalent to: ``ip link set dev DEV up``"""
