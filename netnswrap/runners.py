@@ -98,9 +98,8 @@ def use_runner(runner: Runner) -> Iterator[Runner]:
     thread at a time; handles given ``runner=`` explicitly are not affected.
     """
     global _default
-    if not callable(getattr(runner, "run", None)):
-        from .errors import InvalidArgument
-        raise InvalidArgument(f"not a runner: {runner!r} (needs a run(argv) method)")
+    from .validate import check_runner
+    check_runner(runner)
     with _default_lock:
         previous, _default = _default, runner
     try:
