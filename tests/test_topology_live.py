@@ -149,3 +149,27 @@ def test_veth_peer_without_ethtool(docker, monkeypatch, tmp_path):
         (tmp_path / tool).symlink_to(sh("sh", "-c", f"command -v {tool}").strip())
     monkeypatch.setenv("PATH", str(tmp_path))
     assert nw.Netns(docker.host).veth_peer(docker.veths[0])["pid"] == docker.pids[0]
+
+
+def record(path: str) -> None:
+    """Record the docker host into the cassette ``path``: ``topology()`` from
+    the caller's namespace and from container 0, then ``veth_peer`` both ways
+    for both containers. The scenario's names and PIDs go into ``meta``."""
+    from netnswrap.cassette import RecordingRunner
+
+    sh("mount", "-t", "tmpfs", "nwk5-netns", "/run/netns")  # only our namespaces are named
+    with docker_host() as made:
+        runner = RecordingRunner(path, meta={"scenario": {"host": made.host, "pids": made.pids,
+                                                          "veths": made.veths, "bridge": made.bridge}})
+        nw.Netns(runner=runner).topology()
+        nw.Netns.from_pid(made.pids[0], runner=runner).topology()
+        for pid, veth in zip(made.pids, made.veths):
+            nw.Netns(made.host, runner=runner).veth_peer(veth)
+            nw.Netns.from_pid(pid, runner=runner).veth_peer("eth0")
+        runner.save()
+
+
+if __name__ == "__main__":
+    # A clean host to record (own mount and PID namespaces: no other sessions' objects):
+    # unshare -m -p -f --mount-proc python tests/test_topology_live.py fixtures/cassettes/topology-docker-host.json
+    record(sys.argv[1])
