@@ -26,6 +26,7 @@ import shlex
 import shutil
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import List, Optional, TextIO
 
@@ -40,8 +41,8 @@ TOOLS = ("ip", "ethtool", "nsenter", "unshare", "ping", "kill", "sh")
 # most, whatever happens to the demo.
 CONTAINER = ("sh", "-c", "unshare --net sleep 600 >/dev/null 2>&1 & echo $!")
 
-# Signals cleanup must not be cut short by.
-DEAF_TO = (signal.SIGINT, signal.SIGTERM)
+# Signals that stop the demo (after its cleanup).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 _PING_SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) received")
 _PING_RTT = re.compile(r"= [\d.]+/([\d.]+)/")
@@ -67,8 +68,11 @@ class Narrator(Runner):
         super().__init__()
         self.inner = inner
         self.out = out
+        self.interrupted = False
 
     def run(self, argv, *, input=None, timeout=None):
+        if self.interrupted:  # Python swallows a KeyboardInterrupt raised in a __del__
+            raise KeyboardInterrupt
         print(f"   $ {shlex.join(argv)}", file=self.out, flush=True)
         return self.inner.run(argv, input=input, timeout=timeout)
 
@@ -94,6 +98,7 @@ class Walkthrough:
         self.namespaces: List[str] = []
         self.container: Optional[int] = None
         self.steps = 0
+        self.interrupted = False
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -118,16 +123,33 @@ class Walkthrough:
         return answer
 
     def run(self) -> None:
+        """The steps, then cleanup. Ctrl-C or SIGTERM stop the steps, never
+        the cleanup; after it, ``KeyboardInterrupt`` goes on."""
+        previous = _handle_signals(self.interrupt)
         try:
-            self.start_container()
-            prefix = f"nwdemo{self.container}"
-            one, two = self.pair(f"{prefix}-ns1", f"{prefix}-ns2")
-            self.find_peer(one, two)
-            host, veth = self.docker_host(f"{prefix}-host")
-            self.container_peer(host, veth)
-            self.movable(one, host, veth)
+            try:
+                self.start_container()
+                prefix = f"nwdemo{self.container}"
+                one, two = self.pair(f"{prefix}-ns1", f"{prefix}-ns2")
+                self.find_peer(one, two)
+                host, veth = self.docker_host(f"{prefix}-host")
+                self.container_peer(host, veth)
+                self.movable(one, host, veth)
+            finally:
+                _handle_signals(self.note_interrupt)
+                self.runner.interrupted = False
+                self.cleanup()
         finally:
-            self.cleanup()
+            _handle_signals(previous)
+        if self.interrupted:
+            raise KeyboardInterrupt
+
+    def interrupt(self, signum, frame):
+        self.interrupted = self.runner.interrupted = True
+        raise KeyboardInterrupt
+
+    def note_interrupt(self, signum, frame):
+        self.interrupted = True
 
     def netns_add(self, name: str) -> Netns:
         self.namespaces.append(name)  # before it runs: Ctrl-C may land right after
@@ -216,27 +238,29 @@ class Walkthrough:
                       + ("may move" if movable else "netns-local, cannot move"))
 
     def cleanup(self) -> None:
-        """Kill the container and delete the namespaces, deaf to further Ctrl-C
-        and SIGTERM."""
+        """Kill the container and delete the namespaces."""
         if self.container is None and not self.namespaces:
             return
-        previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in DEAF_TO}
-        try:
-            self.step("Clean up: kill the container, delete the namespaces "
-                      "(their links go with them)")
-            if self.container is not None:
-                try:
-                    self.root.exec(["kill", str(self.container)])
-                except CommandError:  # it is gone already
-                    pass
-            for name in reversed(self.namespaces):
-                try:
-                    self.root.netns_del(name)
-                except NamespaceNotFound:
-                    pass
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+        self.step("Clean up: kill the container, delete the namespaces (their links go with them)")
+        if self.container is not None:
+            try:
+                self.root.exec(["kill", str(self.container)])
+            except CommandError:  # it is gone already
+                pass
+        for name in reversed(self.namespaces):
+            try:
+                self.root.netns_del(name)
+            except NamespaceNotFound:
+                pass
+
+
+def _handle_signals(handler) -> dict:
+    """Set ``handler`` (one, or a dict per signal) for :data:`STOP_SIGNALS`;
+    returns the previous ones. Only the main thread may; elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    handlers = handler if isinstance(handler, dict) else dict.fromkeys(STOP_SIGNALS, handler)
+    return {signum: signal.signal(signum, each) for signum, each in handlers.items()}
 
 
 def link_line(link: dict) -> str:
