@@ -14,9 +14,10 @@
 Every method validates its arguments when called (the builders of
 :mod:`netnswrap.commands`), so a bad value raises before anything runs; an
 exception inside the block discards the batch. When the block ends the
-changes run as ONE process, ``ip -batch -`` in the batch's namespace, whose
-script holds the changes made there as lines and, for each other namespace,
-a line ``netns exec NS ip -batch FILE`` that runs that namespace's lines
+changes run as ONE process, ``ip -batch -`` in the caller's namespace
+(``nsenter -t PID -n ip -batch -`` for a process's), whose script holds the
+changes made there as lines and, for each named namespace, a line
+``netns exec NS ip -batch FILE`` that runs that namespace's lines
 (batch lines cannot carry ``-n``; iproute2 forks these itself, far cheaper
 than a process started from Python). The FILEs are written just before, to
 :data:`SCRIPT_DIR`, named by a hash of their content, and removed after; the
@@ -58,6 +59,7 @@ _QUOTED = re.compile(r'"([^"]*)"')
 # comment anywhere, a leading quote opens a quoted word, a trailing '\' joins lines.
 _UNSAFE = re.compile(r"[\s#\"'\\]")
 _ANY = object()  # touched by an op that names a namespace by PID: orders against everything
+_HERE = object()  # an op runs in its scope's namespace
 
 
 @dataclass(eq=False)
@@ -105,17 +107,17 @@ class BatchNetns:
     def netns_add(self, name: str) -> "BatchNetns":
         """Create a named namespace; returns the scope for changes inside it.
         Equivalent to: ``ip netns add NAME``"""
-        self._record(commands.netns_add(name), (name,), ("netns+", name))
+        self._record(commands.netns_add(name), (name,), ("netns+", name), self._batch.base)
         return self.netns(name)
 
     def netns_del(self, name: str) -> None:
         """Equivalent to: ``ip netns del NAME``"""
-        self._record(commands.netns_del(name), (name,), ("netns-", name))
+        self._record(commands.netns_del(name), (name,), ("netns-", name), self._batch.base)
 
     def veth_add(self, name: str, peer: str, *, peer_netns=None) -> None:
         """Equivalent to: ``ip link add NAME type veth peer name PEER [netns NS]``"""
         ref = self._batch._ref(peer_netns)
-        where = self.where if ref is None else self._batch._normal(ref)
+        where = self.where if ref is None else ref
         self._record(commands.veth_add(name, peer, ref), (ref,),
                      ("link+", ((self.where, name), (where, peer))))
 
@@ -131,7 +133,7 @@ class BatchNetns:
         ref = self._batch._ref(netns)
         argv = commands.link_set(dev, up=up, mtu=mtu, master=master, nomaster=nomaster,
                                  netns=ref, name=name, address=address)
-        moved = (self.where if ref is None else self._batch._normal(ref), name or dev)
+        moved = (self.where if ref is None else ref, name or dev)
         self._record(argv, (ref,), ("link~", (self.where, dev), moved))
 
     def link_set_up(self, dev: str) -> None:
@@ -156,11 +158,12 @@ class BatchNetns:
         argv = commands.addr_del(dev, cidr)
         self._record(argv, (), ("addr-", (self.where, dev), argv[3]))
 
-    def _record(self, argv, targets, effect) -> None:
+    def _record(self, argv, targets, effect, where=_HERE) -> None:
         _check_line(argv)
-        touched = {self._batch._normal(t) for t in targets if t is not None} | {self.where}
-        touched = {_ANY if isinstance(t, int) and t != self._batch.home else t for t in touched}
-        self._batch.ops.append(_Op(self.where, argv, frozenset(touched), effect))
+        where = self.where if where is _HERE else where
+        touched = {t for t in targets if t is not None} | {where}
+        touched = {_ANY if isinstance(t, int) and t != self._batch.base else t for t in touched}
+        self._batch.ops.append(_Op(where, argv, frozenset(touched), effect))
 
 
 class Batch(BatchNetns):
@@ -173,9 +176,15 @@ class Batch(BatchNetns):
 
     def __init__(self, handle: Netns):
         self.handle = handle
-        self.home = handle.name if handle.name is not None else handle.pid
+        # The script runs in the caller's namespace, or a process's (nsenter
+        # -n enters only the network namespace). Never as `ip -n NAME -batch`:
+        # that ip has a mount namespace of its own, where a `netns add`
+        # would mount the new namespace and lose it on exit. A named handle's
+        # changes go into a `netns exec` line like any other namespace's.
+        self.runs_in = handle if handle.name is None else Netns(runner=handle._runner)
+        self.base = handle.pid
         self.ops: List[_Op] = []
-        super().__init__(self, self.home)
+        super().__init__(self, handle.name if handle.name is not None else handle.pid)
 
     def __enter__(self) -> "Batch":
         return self
@@ -192,7 +201,7 @@ class Batch(BatchNetns):
                 raise InvalidArgument(f"a batch scope needs a named namespace, not {name!r}")
             name = name.name
         _check_line((check_netns_name(name),))
-        return BatchNetns(self, self._normal(name))
+        return BatchNetns(self, name)
 
     def _ref(self, netns):
         """A namespace reference for ``netns …``: a name, a PID, a ``Netns`` or a scope."""
@@ -200,14 +209,10 @@ class Batch(BatchNetns):
             return netns.where if netns.where is not None else os.getpid()
         return _netns_arg(netns)
 
-    def _normal(self, ref):
-        """The namespace a reference names, with this batch's own as ``home``."""
-        return self.home if ref == self.home else ref
-
     def script(self) -> Tuple[str, Dict[str, str]]:
         """The ``ip -batch`` script the pending changes make, and the
         per-namespace scripts it runs (``{path: text}``)."""
-        plan = _Plan(self.home, _schedule(self.ops, self.home))
+        plan = _Plan(self.base, _schedule(self.ops, self.base))
         return plan.text, plan.files
 
     def run(self) -> None:
@@ -218,10 +223,10 @@ class Batch(BatchNetns):
         ops, self.ops = self.ops, []
         if not ops:
             return
-        plan = _Plan(self.home, _schedule(ops, self.home))
+        plan = _Plan(self.base, _schedule(ops, self.base))
         _write(plan.files)
         try:
-            result = self.handle.run(("ip", "-batch", "-"), input=plan.text, check=False)
+            result = self.runs_in.run(("ip", "-batch", "-"), input=plan.text, check=False)
         finally:
             _remove(plan.files)
         if result.ok:
@@ -235,15 +240,15 @@ class Batch(BatchNetns):
 
     def _undo(self, done: List[_Op]) -> None:
         """Delete what ``done`` created, newest first: one ``ip -force -batch -``
-        for the batch's own namespace, one command each elsewhere."""
+        where the script ran, one command each elsewhere."""
         here = []
-        for where, argv in _undo_steps(done, self.home):
-            if where == self.home:
+        for where, argv in _undo_steps(done, self.base):
+            if where == self.base:
                 here.append(" ".join(argv[1:]) + "\n")
             else:
                 self.handle.runner.run(_placed(argv, where))
         if here:
-            self.handle.run(("ip", "-force", "-batch", "-"), input="".join(here), check=False)
+            self.runs_in.run(("ip", "-force", "-batch", "-"), input="".join(here), check=False)
 
 
 def _check_line(argv) -> None:
@@ -263,10 +268,10 @@ def _conflicts(touches, op: _Op) -> bool:
     return _ANY in touches or _ANY in op.touches or not touches.isdisjoint(op.touches)
 
 
-def _schedule(ops: List[_Op], home) -> List[_Segment]:
+def _schedule(ops: List[_Op], base) -> List[_Segment]:
     """Segments in execution order: each op goes right after the last one it
     depends on (one touching a namespace it touches), joining that segment
-    when it runs in the same namespace; ops of the home namespace go as early
+    when it runs in the same namespace; ops of the script's own namespace go as early
     as they may, a new segment of another namespace goes last."""
     segments: List[_Segment] = []
     for op in ops:
@@ -275,7 +280,7 @@ def _schedule(ops: List[_Op], home) -> List[_Segment]:
             segment = segments[last]
         else:
             segment = _Segment(op.where)
-            segments.insert(last + 1 if op.where == home else len(segments), segment)
+            segments.insert(last + 1 if op.where == base else len(segments), segment)
         segment.ops.append(op)
         segment.touches |= op.touches
     return segments
@@ -285,8 +290,8 @@ class _Plan:
     """Segments turned into the batch script (``text``, and the per-namespace
     scripts in ``files``), and a failure traced back to its op."""
 
-    def __init__(self, home, segments: List[_Segment]):
-        self.home = home
+    def __init__(self, base, segments: List[_Segment]):
+        self.base = base
         self.segments = segments
         self.ops = [op for seg in segments for op in seg.ops]
         self.position = {id(op): index for index, op in enumerate(self.ops)}
@@ -294,7 +299,7 @@ class _Plan:
         self.files: Dict[str, str] = {}
         self.at_line: Dict[int, Tuple[_Segment, Optional[_Op]]] = {}
         for seg in segments:
-            if seg.where == home:
+            if seg.where == base:
                 for op in seg.ops:
                     lines.append(" ".join(op.argv[1:]))
                     self.at_line[len(lines)] = (seg, op)
@@ -324,7 +329,7 @@ class _Plan:
             elif found and inner is None:
                 inner = int(found.group("line"))
         if outer is None:  # the batch's own ip stopped while parsing a line
-            own = [op for seg in self.segments if seg.where == self.home for op in seg.ops]
+            own = [op for seg in self.segments if seg.where == self.base for op in seg.ops]
             failed = _holding_word(stderr, own)
             return failed, (self.position[id(failed)] if failed else 0), None
         if outer not in self.at_line:
@@ -346,7 +351,7 @@ def _holding_word(stderr: str, ops: List[_Op]) -> Optional[_Op]:
     return None
 
 
-def _undo_steps(done: List[_Op], home) -> List[Tuple[object, tuple]]:
+def _undo_steps(done: List[_Op], base) -> List[Tuple[object, tuple]]:
     """(where, argv) that remove what ``done`` created, newest first.
 
     Links are followed through renames and moves; links and addresses inside
@@ -371,11 +376,11 @@ def _undo_steps(done: List[_Op], home) -> List[Tuple[object, tuple]]:
     steps = []
     for entry in reversed(created):
         if entry[0] == "netns":
-            steps.append((home, commands.netns_del(entry[1])))
+            steps.append((base, commands.netns_del(entry[1])))
         elif entry[0] == "link":
             outside = [end for end in entry[1] if end[0] not in namespaces]
             if outside:
-                where, name = min(outside, key=lambda end: end[0] != home)
+                where, name = min(outside, key=lambda end: end[0] != base)
                 steps.append((where, commands.link_del(name)))
         elif entry[1][0] not in namespaces and entry[1] not in ends:
             steps.append((entry[1][0], commands.addr_del(entry[1][1], entry[2])))

@@ -116,17 +116,30 @@ def test_recorded_batch_replays(tmp_path):
         star(b)
 
 
-def test_named_handle_batch_runs_there_and_its_own_scope_is_plain_lines():
+def test_named_handle_batch_runs_from_the_callers_namespace():
+    # `ip -n blue -batch` would have a mount namespace of its own, where
+    # `netns add` mounts the new namespace and loses it when ip exits
     runner = Fake()
     with nw.Netns("blue", runner=runner).batch() as b:
-        b.netns("blue").link_set_up("lo")
-        b.netns(nw.Netns("red")).link_set_up("lo")
-        b.veth_add("va", "vb", peer_netns=nw.Netns("blue"))
+        b.link_set_up("lo")
+        b.netns("blue").addr_add("lo", "10.0.0.1/8")
+        red = b.netns_add("red")
+        b.veth_add("va", "vb", peer_netns=red)
+        red.link_set_up("lo")
     ((argv, text),) = runner.calls
-    assert argv == ("ip", "-n", "blue", "-batch", "-")
-    lines = text.splitlines()
-    assert lines[:2] == ["link set dev lo up", "link add va type veth peer name vb netns blue"]
-    assert lines[-1].startswith("netns exec red ip -batch ")
+    assert argv == BATCH
+    assert [line.split(" ip -batch")[0] for line in text.splitlines() if not line.startswith("#")] == [
+        "netns add red", "netns exec blue", "netns exec red"]
+    assert "# blue: link add va type veth peer name vb netns red\n" in text
+
+
+def test_process_handle_batch_runs_there():
+    runner = Fake()
+    with nw.Netns.from_pid(1503, runner=runner).batch() as b:
+        b.netns_add("red")
+        b.veth_add("va", "vb", peer_netns="red")
+    assert runner.calls == [(("nsenter", "-t", "1503", "-n", "ip", "-batch", "-"),
+                             "netns add red\nlink add va type veth peer name vb netns red\n")]
 
 
 def test_order_is_kept_where_it_matters():
