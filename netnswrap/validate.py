@@ -9,6 +9,7 @@ names: error-catalog §0), so these rules are stricter than ``ip``'s.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from numbers import Real
 from typing import Optional, Sequence
@@ -18,6 +19,7 @@ from .errors import InvalidAddress, InvalidArgument, InvalidMTU, InvalidName
 IFNAMSIZ = 16          # kernel limit, including the terminating NUL
 NAME_MAX = 255         # a namespace name is a file name under /run/netns
 MTU_MIN, MTU_MAX = 68, 65535
+PID_MAX = 4194304      # PID_MAX_LIMIT on 64-bit kernels
 _LLADDR = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){1,31}$")
 
 
@@ -86,17 +88,17 @@ def check_mtu(mtu) -> str:
 
 
 def check_pid(pid) -> str:
-    """A process ID: a positive int."""
-    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
-        raise InvalidArgument(f"invalid PID {pid!r}: must be a positive int")
+    """A process ID: an int within 1..4194304 (the kernel's PID_MAX_LIMIT)."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid <= PID_MAX:
+        raise InvalidArgument(f"invalid PID {pid!r}: must be an int within 1..{PID_MAX}")
     return str(pid)
 
 
 def check_timeout(timeout) -> Optional[float]:
-    """A timeout in seconds: a positive number, or None for no limit."""
+    """A timeout in seconds: a positive finite number, or None for no limit."""
     if timeout is None:
         return None
-    if isinstance(timeout, bool) or not isinstance(timeout, Real) or not timeout > 0:
+    if isinstance(timeout, bool) or not isinstance(timeout, Real) or not 0 < timeout < math.inf:
         raise InvalidArgument(f"invalid timeout {timeout!r}: must be a positive number of seconds or None")
     return float(timeout)
 
