@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 
 from .errors import CommandTimeout, ToolNotFound
 from .runners import Result, Runner
-from .validate import check_timeout
+from .validate import check_argv, check_timeout
 
 # Exit statuses sh must hand back instead of raising: all of them, including
 # the negative ones of a child killed by a signal.
@@ -41,7 +41,7 @@ class ShRunner(Runner):
             timeout: Optional[float] = None) -> Result:
         import sh
 
-        argv = tuple(argv)
+        argv = check_argv(argv)
         limit = self.timeout if timeout is None else check_timeout(timeout)
         try:
             program = sh.Command(argv[0])
