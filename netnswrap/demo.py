@@ -289,13 +289,8 @@ def by_index(links: List[dict], ifindex) -> str:
 
 def peer_line(peer: dict) -> str:
     """Where a peer (``veth_peer``'s answer) is: ``veth0 (ifindex 5) in netns blue``."""
-    if peer.get("pid") is not None:
-        where = f"the namespace of PID {peer['pid']}"
-    elif peer.get("netns") is not None:
-        where = f"netns {peer['netns']}"
-    else:
-        where = "the caller's namespace"
-    return f"{peer.get('ifname')} (ifindex {peer.get('ifindex')}) in {where}"
+    from .topology import describe
+    return f"{peer['ifname']} (ifindex {peer['ifindex']}) in {describe((peer['netns'], peer['pid']))}"
 
 
 def ping_line(output: str) -> str:

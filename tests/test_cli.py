@@ -248,13 +248,22 @@ def test_peer_of_a_container_by_pid(netns_factory):
 def test_topology_record_and_replay_give_the_same_picture(veth_between, tmp_path):
     one, two = veth_between
     text = netnswrap_cli("topology", check_status=0).stdout
-    assert one in text and two in text and "veth1" in text
-    assert netnswrap_cli("topology", "--dot", check_status=0).stdout.lstrip().startswith(("graph", "digraph"))
+    assert f"netns {one}\n" in text and f"⇄ veth0 (" in text
+    assert netnswrap_cli("topology", "--dot", check_status=0).stdout.startswith("graph ")
+    live_picture = json.loads(netnswrap_cli("topology", "--json", check_status=0).stdout)
     cassette = tmp_path / "host.json"
     netnswrap_cli("record", str(cassette), check_status=0)
     replayed = json.loads(netnswrap_cli("--replay", str(cassette), "topology", "--json", path="",
                                         check_status=0).stdout)
-    assert one in json.dumps(replayed) and two in json.dumps(replayed)
+    assert ours(replayed, one, two) == ours(live_picture, one, two)
+    assert len(ours(replayed, one, two)["veth_pairs"]) == 1
+
+
+def ours(topology: dict, *names: str) -> dict:
+    """The parts of a topology about the namespaces ``names``."""
+    return {"namespaces": [space for space in topology["namespaces"] if space["name"] in names],
+            "veth_pairs": [pair for pair in topology["veth_pairs"]
+                           if any(end and end["netns"] in names for end in pair)]}
 
 
 def leftovers(prefix: str, pid: int) -> list:
@@ -275,7 +284,8 @@ def test_demo_live_walks_through_the_seed_and_removes_everything():
     assert done.stdout.count("1 sent, 1 received") == 3
     index = int(re.search(r"peer_ifindex: (\d+)", done.stdout).group(1))
     assert f"ifindex {index} is {index}: veth0@if" in done.stdout
-    assert f"PID {pid} eth0 ↔ veth{pid:07x}" in done.stdout
+    assert f"PID {pid} eth0 ↔ veth{pid:07x} (ifindex " in done.stdout
+    assert f"↔ eth0 (ifindex 2) in PID {pid}" in done.stdout
     assert "docker0: netns-local, cannot move" in done.stdout
     assert f"veth{pid:07x}: may move" in done.stdout
     assert leftovers(f"nwdemo{pid}", pid) == []
