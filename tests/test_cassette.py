@@ -12,6 +12,7 @@ import pytest
 
 import netnswrap as nw
 from netnswrap.cassette import RecordingRunner, ReplayRunner, argv_difference
+from netnswrap.pytest_plugin import cannot_create_namespaces
 from netnswrap.runners import Result, Runner
 
 RECORD_SCRIPT = Path(__file__).resolve().parents[1] / "fixtures" / "cassettes" / "record_scenarios.py"
@@ -314,12 +315,11 @@ def test_dry_run_runs_nothing_and_lists_every_command():
     ]
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="records live: needs root")
+@pytest.mark.skipif(bool(cannot_create_namespaces()), reason=cannot_create_namespaces() or "-")
 def test_live_session_replays_identically_with_empty_path(tmp_path):
     """The seed walkthrough (namespaces, veth, addresses, reads, ethtool, peers,
     topology, errors), recorded live in throwaway namespaces, then replayed in a
     process whose PATH is empty: every call gives the same result or error."""
-    pytest.importorskip("netnswrap.topology", reason="veth_peer/topology not written yet")
     recorded = subprocess.run([sys.executable, str(RECORD_SCRIPT), "--dir", str(tmp_path), "seed_walkthrough"],
                               capture_output=True, text=True, timeout=300)
     assert recorded.returncode == 0, recorded.stderr
