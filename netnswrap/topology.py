@@ -247,12 +247,17 @@ def _pairs(spaces: List[dict], table: _Table, handle: Netns) -> List[list]:
             tables[id(space)] = _Table(reach(place(space), handle))
         return tables[id(space)]
 
+    across: Dict[int, List[Tuple[dict, dict]]] = {}  # ifindex → veths whose peer is elsewhere
+    for space in spaces:
+        for link in space["links"]:
+            if _kind(link) == "veth" and "link_netnsid" in link:
+                across.setdefault(link["ifindex"], []).append((space, link))
     done, pairs = set(), []
     for space in spaces:
         for link in space["links"]:
             if _kind(link) != "veth" or (id(space), link["ifindex"]) in done:
                 continue
-            found = _mate_across(spaces, space, link, table_of)
+            found = _mate_of(space, link, across, table_of)
             pair = [endpoint(place(space), link), endpoint(place(found[0]), found[1]) if found else None]
             done.add((id(space), link["ifindex"]))
             if found:
@@ -261,12 +266,13 @@ def _pairs(spaces: List[dict], table: _Table, handle: Netns) -> List[list]:
     return pairs
 
 
-def _mate_across(spaces: List[dict], space: dict, link: dict, table_of) -> Optional[Tuple[dict, dict]]:
+def _mate_of(space: dict, link: dict, across: Dict[int, List[Tuple[dict, dict]]],
+             table_of) -> Optional[Tuple[dict, dict]]:
     if "link_netnsid" not in link:
         mate = _mate(space["links"], link, link.get("link_index") if "link" not in link else None)
         return (space, mate) if mate else None
-    found = [(other, mate) for other in spaces if other is not space
-             for mate in [_mate(other["links"], link, link.get("link_index"))] if mate and "link_netnsid" in mate]
+    found = [(other, mate) for other, mate in across.get(link.get("link_index"), [])
+             if other is not space and _points_back(mate, link)]
     if len(found) < 2:
         return found[0] if found else None
     name, row = table_of(space).target(link["link_netnsid"])
