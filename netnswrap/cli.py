@@ -32,6 +32,8 @@ examples:
   netnswrap record host.json           snapshot what topology reads into a cassette
   netnswrap --replay host.json topology
   netnswrap --dry-run netns add blue   print the command line, run nothing
+
+exit status: 0 success, 1 error (one line on stderr), 2 usage error, 130 interrupted
 """
 
 
@@ -52,11 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"netnswrap {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def command(name, help, examples, **kwargs):
-        sub = commands.add_parser(name, help=help, description=help, parents=[common],
-                                  epilog="examples:\n" + examples,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
-        return sub
+    def command(name, help, examples):
+        return commands.add_parser(name, help=help, description=help, parents=[common],
+                                   epilog="examples:\n" + examples,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
 
     demo = command("demo", "the seed walkthrough, narrated: namespaces, a veth pair, ping, "
                    "peer_ifindex, a container on docker0, netns-local devices",
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   "exits with its exit status")
     run.add_argument("name", metavar="NAME")
     run.add_argument("argv", metavar="CMD", nargs=argparse.REMAINDER, help="the program and its arguments")
-    run.set_defaults(func=cmd_netns_exec)
+    run.set_defaults(func=cmd_netns_exec, parser=run)
 
     record = command("record", "snapshot everything topology reads into the cassette FILE",
                      "  netnswrap record host.json\n  netnswrap --replay host.json topology\n")
@@ -122,6 +123,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args.replay, args.dry_run = getattr(args, "replay", None), getattr(args, "dry_run", False)
     if args.replay and args.dry_run:
         parser.error("--replay and --dry-run exclude each other")
+    if args.func is cmd_netns_exec:
+        args.argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+        if not args.argv:
+            args.parser.error("a program to run is needed, e.g. netnswrap netns exec blue ip link")
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         runner = make_runner(args)
@@ -216,10 +221,7 @@ def cmd_netns_del(args, runner: Runner) -> None:
 
 
 def cmd_netns_exec(args, runner: Runner) -> int:
-    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-    if not argv:
-        raise InvalidArgument("netns exec NAME needs a program to run, e.g. netns exec blue ip link")
-    result = Netns(args.name).exec(argv, check=False)
+    result = Netns(args.name).exec(args.argv, check=False)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     return result.returncode

@@ -88,7 +88,7 @@ def run(runner: Runner, out: Optional[TextIO] = None) -> None:
 
 
 class Walkthrough:
-    """The demo's steps; ``made`` lists what cleanup must remove."""
+    """The demo's steps; cleanup removes ``namespaces`` and kills ``container``."""
 
     def __init__(self, runner: Runner, out: TextIO):
         self.out = out

@@ -60,6 +60,7 @@ def write_cassette(path: Path, *interactions) -> Path:
 @pytest.mark.parametrize("args", [
     (), ("frobnicate",), ("peer",), ("peer", "veth0", "--netns", "a", "--pid", "1"),
     ("peer", "veth0", "--pid", "many"), ("netns",), ("netns", "rename", "a"),
+    ("netns", "exec", "blue"), ("netns", "exec", "blue", "--"),
     ("topology", "--json", "--dot"), ("--replay", "x.json", "--dry-run", "topology"),
     ("topology", "--replay", "x.json", "--dry-run"),
 ])
