@@ -130,9 +130,10 @@ def test_seed_pairs_between_named_namespaces_and_inside_one(netns_factory):
     assert one.veth_peer("nk5c") == {"netns": one.name, "pid": None, "ifname": "nk5d", "ifindex": d["ifindex"]}
 
 
-def test_peer_in_the_callers_own_namespace_is_netns_none_pid_none(netns):
+def test_peer_in_the_callers_own_namespace_is_netns_none_pid_none(netns_factory):
     """The caller runs in an unnamed namespace of its own (``unshare --net``),
     as a script on a docker host runs in the host's."""
+    netns = netns_factory("nwk5")
     script = ("import json, sys; sys.path.insert(0, sys.argv[2]); import netnswrap as nw, kernel; name = sys.argv[1]; "
               "nw.Netns().veth_add('nk5in', 'nk5out', peer_netns=name); "
               "print(json.dumps([nw.Netns(name).veth_peer('nk5out'), nw.Netns().veth_peer('nk5in'), "
