@@ -37,9 +37,10 @@ from .runners import DryRunRunner, Runner
 # Programs the live demo runs.
 TOOLS = ("ip", "ethtool", "nsenter", "unshare", "ping", "kill", "sh")
 
-# Starts the container and prints its PID; the container lives 10 minutes at
-# most, whatever happens to the demo.
-CONTAINER = ("sh", "-c", "unshare --net sleep 600 >/dev/null 2>&1 & echo $!")
+# Starts the container and prints its PID from inside its new namespace (so
+# the PID is never seen before the namespace exists); the container lives 10
+# minutes at most, whatever happens to the demo.
+CONTAINER = ("sh", "-c", "unshare --net sh -c 'echo $$; exec sleep 600 >/dev/null 2>&1' &")
 
 # Signals that stop the demo (after its cleanup).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
