@@ -234,6 +234,8 @@ def _has_bad_ifname(argv: Sequence[str]) -> bool:
 def _invalid_value(argv: Sequence[str]) -> Type[NetnsWrapError]:
     if _is_move(argv):
         return DeviceCannotMove
+    if _ip_object(argv) == "link" and "mtu" in _ip_words(argv)[2:]:
+        return InvalidMTU  # a kernel without extack refusing the MTU
     if _has_bad_ifname(argv):
         return InvalidName
     return InvalidArgument

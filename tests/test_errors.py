@@ -84,3 +84,9 @@ def test_missing_program_inside_a_namespace_names_it():
 ])
 def test_inner_command_strips_placement(argv, inner):
     assert inner_command(argv) == inner
+
+
+def test_mtu_refused_without_extack_is_invalid_mtu():
+    error = classify(["ip", "-n", "b", "link", "set", "dev", "v0", "mtu", "9000"], 2, "",
+                     "RTNETLINK answers: Invalid argument\n")
+    assert isinstance(error, nw.InvalidMTU)
