@@ -257,7 +257,7 @@ def _pairs(spaces: List[dict], table: _Table, handle: Netns) -> List[list]:
         for link in space["links"]:
             if _kind(link) != "veth" or (id(space), link["ifindex"]) in done:
                 continue
-            found = _mate_of(space, link, across, table_of)
+            found = _mate_of(space, link, across, table_of, done)
             pair = [endpoint(place(space), link), endpoint(place(found[0]), found[1]) if found else None]
             done.add((id(space), link["ifindex"]))
             if found:
@@ -267,15 +267,18 @@ def _pairs(spaces: List[dict], table: _Table, handle: Netns) -> List[list]:
 
 
 def _mate_of(space: dict, link: dict, across: Dict[int, List[Tuple[dict, dict]]],
-             table_of) -> Optional[Tuple[dict, dict]]:
+             table_of, done: set) -> Optional[Tuple[dict, dict]]:
     if "link_netnsid" not in link:
         mate = _mate(space["links"], link, link.get("link_index") if "link" not in link else None)
         return (space, mate) if mate else None
     found = [(other, mate) for other, mate in across.get(link.get("link_index"), [])
-             if other is not space and _points_back(mate, link)]
+             if other is not space and _points_back(mate, link) and (id(other), mate["ifindex"]) not in done]
     if len(found) < 2:
         return found[0] if found else None
-    name, row = table_of(space).target(link["link_netnsid"])
+    try:
+        name, row = table_of(space).target(link["link_netnsid"])
+    except (NamespaceNotFound, ProcessNotFound):  # out of reach, or its process just ended
+        return None
     return next(((other, mate) for other, mate in found
                  if (other["name"] == name if name is not None else other["inode"] == row["inode"])), None)
 

@@ -227,6 +227,13 @@ def test_veth_peer_whose_nsid_names_no_reachable_namespace():
         nw.Netns("h1", runner=Fake(answers)).veth_peer("va")
 
 
+def test_an_ambiguous_veth_whose_nsid_leads_nowhere_stays_unpaired():
+    answers = without(two_hosts(), "ip netns exec h1 lsns -J -t net", lsns((100, 1, "unassigned")))
+    pairs = nw.Netns(runner=Fake(answers)).topology()["veth_pairs"]
+    assert [[(end["netns"], end["pid"], end["ifname"]) if end else None for end in pair] for pair in pairs] == [
+        [("h1", None, "va"), None], [("h2", None, "vb"), (None, 12, "eth0")], [(None, 11, "eth0"), None]]
+
+
 def test_bad_device_name_fails_before_any_command():
     runner = Fake({})
     with pytest.raises(nw.InvalidArgument):
