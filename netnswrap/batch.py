@@ -39,7 +39,6 @@ import hashlib
 import os
 import re
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
@@ -74,13 +73,12 @@ class _Op:
     effect: tuple = ()
 
 
-@dataclass
+@dataclass(eq=False)
 class _Segment:
     """Consecutive ops that run in one namespace."""
 
     where: object
     ops: List[_Op] = field(default_factory=list)
-    touches: set = field(default_factory=set)
 
 
 class BatchNetns:
@@ -264,25 +262,26 @@ def _placed(argv, where) -> tuple:
                           where if isinstance(where, int) else None)
 
 
-def _conflicts(touches, op: _Op) -> bool:
-    return _ANY in touches or _ANY in op.touches or not touches.isdisjoint(op.touches)
-
-
 def _schedule(ops: List[_Op], base) -> List[_Segment]:
     """Segments in execution order: each op goes right after the last one it
     depends on (one touching a namespace it touches), joining that segment
-    when it runs in the same namespace; ops of the script's own namespace go as early
-    as they may, a new segment of another namespace goes last."""
+    when it runs in the same namespace; ops of the script's own namespace go
+    as early as they may, a new segment of another namespace goes last."""
     segments: List[_Segment] = []
+    latest: dict = {}  # namespace -> the last segment touching it (_ANY: the last such op's)
     for op in ops:
-        last = max((i for i, seg in enumerate(segments) if _conflicts(seg.touches, op)), default=-1)
+        if _ANY in op.touches:
+            before = segments[-1:]
+        else:
+            before = [latest[t] for t in op.touches | {_ANY} if t in latest]
+        last = max((segments.index(seg) for seg in before), default=-1)
         if last >= 0 and segments[last].where == op.where:
             segment = segments[last]
         else:
             segment = _Segment(op.where)
             segments.insert(last + 1 if op.where == base else len(segments), segment)
         segment.ops.append(op)
-        segment.touches |= op.touches
+        latest.update(dict.fromkeys(op.touches, segment))
     return segments
 
 
@@ -417,7 +416,7 @@ def _follow_link(created: list, end: list, moved: Optional[list]) -> None:
 
 
 def _write(files: Dict[str, str]) -> None:
-    """Write the per-namespace scripts, each atomically, into :data:`SCRIPT_DIR`.
+    """Write the per-namespace scripts into :data:`SCRIPT_DIR`.
 
     Only root writes them (only root can run ``netns exec``); elsewhere, as
     in a replay or dry run by a user, nothing is written and nothing needs
@@ -433,10 +432,14 @@ def _write(files: Dict[str, str]) -> None:
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o022:
         raise NetnsWrapError(f"{SCRIPT_DIR} must be a directory of root that no one else can write to")
     for path, text in files.items():
-        fd, temporary = tempfile.mkstemp(dir=SCRIPT_DIR, suffix=".tmp")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # named by its content: already what it should be
+            continue
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
 
 
 def _remove(files: Dict[str, str]) -> None:
