@@ -97,6 +97,12 @@ def netns_processes() -> Argv:
     return ("lsns", "-J", "-t", "net")
 
 
+def netns_members() -> Argv:
+    """``sh -c 'echo $$; stat -L -c "%n %i" /proc/[0-9]*/ns/net'``: the shell's
+    own PID, then each process with the inode of its network namespace."""
+    return ("sh", "-c", 'echo $$; stat -L -c "%n %i" /proc/[0-9]*/ns/net 2>/dev/null; true')
+
+
 def netns_self() -> Argv:
     """``readlink /proc/self/ns/net``: the namespace a command runs in, as ``net:[INODE]``."""
     return ("readlink", "/proc/self/ns/net")

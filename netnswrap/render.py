@@ -81,9 +81,10 @@ def _title(space: dict) -> str:
     words = [_name(space) + command + (" (current)" if space["current"] else "")]
     if space["nsid"] is not None:
         words.append(f"nsid {space['nsid']}")
-    if space["nprocs"]:
+    count = len(space["pids"])
+    if count:
         holder = f", PID {space['pid']} {space['command']}" if space["command"] and not by_pid else ""
-        words.append(f"{space['nprocs']} process{'es' if space['nprocs'] > 1 else ''}{holder}")
+        words.append(f"{count} process{'es' if count > 1 else ''}{holder}")
     return "  ".join(words)
 
 

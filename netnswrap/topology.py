@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from . import commands
@@ -31,7 +30,6 @@ Place = Tuple[Optional[str], Optional[int]]
 
 _HEADER = "\nnetns: "  # what `ip -all netns exec` prints before each namespace's output
 _INODE = re.compile(r"net:\[(\d+)\]")
-_READER = shlex.join(commands.netns_processes())  # lsns counts itself in the namespace it runs in
 
 
 def veth_peer(handle: Netns, dev: str) -> dict:
@@ -64,27 +62,30 @@ def topology(handle: Netns) -> dict:
     """Every network namespace ``handle``'s namespace can see, as one
     JSON-ready dict::
 
-        {"namespaces": [{"name", "pid", "nprocs", "command", "nsid", "inode",
+        {"namespaces": [{"name", "pid", "pids", "command", "nsid", "inode",
                          "current", "caller", "links": [ip -d -j addr dicts]}],
          "veth_pairs": [[endpoint, endpoint or None]],
          "bridges": [{"netns", "pid", "ifname", "ifindex", "ports": [ifname]}]}
 
-    ``pid`` is the lowest PID in the namespace (``nprocs`` counts them, the
-    reading commands excluded), ``nsid`` what the handle's namespace calls it,
+    ``pids`` are the processes in the namespace (the reading commands
+    excluded), ``pid`` the lowest of them and ``command`` its command line,
+    ``nsid`` what the handle's namespace calls it,
     ``current`` marks the handle's namespace and ``caller`` the caller's own.
     An endpoint is ``{"netns", "pid", "ifname", "ifindex"}`` as
     :func:`veth_peer` returns; a veth whose peer is out of sight is paired
     with None.
 
-    Equivalent to: ``ip -j netns list; lsns -J -t net; readlink
-    /proc/self/ns/net; ip -d -j addr show; ip -all netns exec ip -d -j addr
+    Equivalent to: ``ip -j netns list; lsns -J -t net; stat -L -c "%n %i"
+    /proc/[0-9]*/ns/net; ip -d -j addr show; ip -all netns exec ip -d -j addr
     show`` and ``nsenter -t PID -n ip -d -j addr show`` for each namespace
     only processes hold.
     """
     table = _Table(handle)
-    caller = _inode(Netns(runner=handle.runner))
-    here = _inode(handle) if handle.pid is not None else caller  # a named one is found by name
-    spaces = _spaces(table, handle, here, caller)
+    caller, members = _members(handle)
+    here = caller  # a named handle's namespace is found by its name
+    if handle.pid is not None:
+        here = next((inode for inode, pids in members.items() if handle.pid in pids), None)
+    spaces = _spaces(table, handle, here, caller, members)
     _read_links(handle, spaces)
     return {"namespaces": spaces, "veth_pairs": _pairs(spaces, table, handle),
             "bridges": _bridges(spaces)}
@@ -189,6 +190,29 @@ def _netns_name(nsfs: Optional[str]) -> Optional[str]:
     return None
 
 
+def _members(handle: Netns) -> Tuple[Optional[int], Dict[int, List[int]]]:
+    """The inode of the caller's namespace and ``{inode: [PIDs]}`` of every
+    namespace that processes are in (the reading shell left out), in one
+    process; ``(None, {})`` on a dry run.
+    Equivalent to: ``sh -c 'echo $$; stat -L -c "%n %i" /proc/[0-9]*/ns/net'``"""
+    result = Netns(runner=handle.runner).run(commands.netns_members())
+    lines = result.stdout.split("\n")
+    members: Dict[int, List[int]] = {}
+    caller = None
+    try:
+        reader = int(lines[0]) if lines[0] else None
+        for line in filter(None, lines[1:]):
+            path, inode = line.rsplit(" ", 1)
+            pid = int(path.split("/")[2])
+            if pid == reader:
+                caller = int(inode)
+            else:
+                members.setdefault(int(inode), []).append(pid)
+    except (ValueError, IndexError) as exc:
+        raise ParseError(f"unexpected output from {result.command}: {exc}") from None
+    return caller, {inode: sorted(pids) for inode, pids in members.items()}
+
+
 def _inode(handle: Netns) -> Optional[int]:
     """The inode of ``handle``'s namespace (None on a dry run). Equivalent to: ``readlink /proc/self/ns/net``"""
     result = handle.run(commands.netns_self())
@@ -285,26 +309,28 @@ def _mate_of(space: dict, link: dict, across: Dict[int, List[Tuple[dict, dict]]]
 
 # --- namespaces, links, bridges --------------------------------------------------
 
-def _spaces(table: _Table, handle: Netns, here: Optional[int], caller: Optional[int]) -> List[dict]:
+def _spaces(table: _Table, handle: Netns, here: Optional[int], caller: Optional[int],
+            members: Dict[int, List[int]]) -> List[dict]:
     """The namespaces: named ones, then those lsns finds held by processes."""
     spaces = {name: _space(name, nsid) for name, nsid in table.named.items()}
     for row in table.held:
         space = spaces.get(row["name"]) or spaces.setdefault(row["inode"], _space(None, row["nsid"]))
-        space.update(inode=row["inode"], pid=row["pid"], nprocs=row["nprocs"], command=row["command"])
+        pids = members.get(row["inode"], [])
+        if row["pid"] in pids or not members:  # else lsns named itself, gone by now
+            space.update(pid=row["pid"], command=row["command"])
+        elif pids:
+            space["pid"] = pids[0]
+        space.update(inode=row["inode"], pids=pids or ([space["pid"]] if space["pid"] else []))
     for space in spaces.values():
         space["current"] = (space["name"] == handle.name if handle.name
                             else here is not None and space["inode"] == here)
         space["caller"] = caller is not None and space["inode"] == caller
-        if space["current"] and space["nprocs"]:  # lsns itself ran there
-            space["nprocs"] -= 1
-            if space["command"] == _READER:  # and lsns named itself as the holder
-                space["pid"], space["command"] = handle.pid, None
     return sorted(spaces.values(), key=lambda s: (not s["current"], not s["caller"], s["name"] is None,
                                                   s["name"] or "", s["pid"] or 0))
 
 
 def _space(name: Optional[str], nsid: Optional[int]) -> dict:
-    return {"name": name, "pid": None, "nprocs": 0, "command": None, "nsid": nsid, "inode": None,
+    return {"name": name, "pid": None, "pids": [], "command": None, "nsid": nsid, "inode": None,
             "current": False, "caller": False, "links": []}
 
 

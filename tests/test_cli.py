@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import netnswrap
-from netnswrap.demo import shipped_cassette
+from netnswrap.demo import CONTAINER, shipped_cassette
 from netnswrap.pytest_plugin import cannot_create_namespaces, unique_netns_name
 
 from kernel import ip_json, namespaces, parked
@@ -109,7 +110,7 @@ def test_dry_run_demo_prints_every_step_and_runs_nothing():
     first, *rest = done.stdout.splitlines()
     assert "dry run" in first
     commands = [line.strip()[2:] for line in rest if line.strip().startswith("$ ")]
-    assert commands[0] == "sh -c 'unshare --net sleep 600 >/dev/null 2>&1 & echo $!'"
+    assert commands[0] == shlex.join(CONTAINER)
     prefix = re.match(r"ip netns add (nwdemo\d+)-ns1$", commands[1]).group(1)
     assert f"ip netns del {prefix}-ns1" == commands[-1]
     assert any(line.startswith(f"ip netns exec {prefix}-ns1 ping -c 1") for line in commands)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import netnswrap as nw
+from netnswrap import commands
 from netnswrap import render
 from netnswrap.runners import Result, Runner
 from netnswrap.topology import _split_all
@@ -58,7 +59,7 @@ def test_topology_seen_from_a_container(docker):
     nw.Netns(runner=docker["runner"]).topology()  # recorded first
     topology = nw.Netns.from_pid(docker["pids"][0], runner=docker["runner"]).topology()
     current = next(s for s in topology["namespaces"] if s["current"])
-    assert (current["name"], current["pid"], current["caller"], current["nprocs"]) == (None, docker["pids"][0], False, 1)
+    assert (current["name"], current["pid"], current["caller"], current["pids"]) == (None, docker["pids"][0], False, [docker["pids"][0]])
     host = next(s for s in topology["namespaces"] if s["name"] == docker["host"])
     eth0 = next(link for link in current["links"] if link["ifname"] == "eth0")
     assert eth0["link_netnsid"] == host["nsid"] == 0  # nsids as the container sees them
@@ -140,6 +141,8 @@ def two_hosts():
     return {
         "ip -j netns list": [{"name": "h1"}, {"name": "h2"}],
         "readlink /proc/self/ns/net": "net:[100]\n",
+        shlex.join(commands.netns_members()):  # the reading shell is PID 99, in the caller's namespace
+            "99\n/proc/1/ns/net 100\n/proc/11/ns/net 201\n/proc/12/ns/net 202\n/proc/99/ns/net 100\n",
         "lsns -J -t net": lsns((100, 1, "unassigned"), (201, 11, "unassigned"), (202, 12, "unassigned")),
         "ip -all netns exec ip -d -j addr show":
             "\nnetns: h1\n" + json.dumps([LO, veth(3, "va", 2, 0)]) +
@@ -252,7 +255,7 @@ def test_dry_run_topology_runs_only_reads_and_is_empty():
     runner = nw.DryRunRunner()
     assert nw.Netns(runner=runner).topology() == {"namespaces": [], "veth_pairs": [], "bridges": []}
     assert [" ".join(argv) for argv in runner.commands] == [
-        "ip -V", "ip -j netns list", "readlink /proc/self/ns/net", "lsns -J -t net"]
+        "ip -V", "ip -j netns list", " ".join(commands.netns_members()), "lsns -J -t net"]
 
 
 # --- ip -all netns exec output --------------------------------------------------

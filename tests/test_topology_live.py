@@ -96,7 +96,7 @@ def test_topology_holds_the_whole_docker_host(docker):
                                  if link["ifname"] == docker.bridge for a in link["addr_info"]]
     for n, pid in enumerate(docker.pids):
         container = spaces[(None, pid)]
-        assert container["command"] == "sleep 600" and container["nprocs"] == 1
+        assert container["command"] == "sleep 600" and container["pids"] == [pid]
         eth0 = next(link for link in container["links"] if link["ifname"] == "eth0")
         assert eth0["ifindex"] == pid_link(pid, "eth0")["ifindex"]
         assert f"172.31.250.{n + 2}" in [a["local"] for a in eth0["addr_info"]]
