@@ -5,10 +5,11 @@ so ``import netnswrap``, parsing and replay work on machines without it.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 from .errors import CommandTimeout, ToolNotFound
 from .runners import Result, Runner
@@ -18,7 +19,12 @@ from .validate import check_argv, check_timeout
 # the negative ones of a child killed by a signal.
 _ANY_STATUS = tuple(range(-64, 256))
 
-# sh forks the interpreter; forks from several threads at once are serialised.
+# Spawns are serialised across threads. sh forks the whole interpreter and
+# turns the garbage collector off from just before the fork until the parent
+# resumes, so that no finaliser runs in the child before exec; a second
+# thread's spawn ending in between would turn it back on under the first's
+# fork. Only the spawn is locked (until the child has exec'd): waiting for
+# commands and reading their output go on in parallel.
 _spawn_lock = threading.Lock()
 
 
@@ -49,20 +55,22 @@ class ShRunner(Runner):
             raise ToolNotFound(argv[0], argv=argv) from None
         # _close_fds=False: Python opens every fd close-on-exec (PEP 446), so the
         # child's fd-by-fd closing loop in sh is redundant (~1 ms a process).
-        with _spawn_lock:
-            running = program(*argv[1:], _bg=True, _bg_exc=False, _tty_out=False,
-                              _env=dict(os.environ, LC_ALL="C"), _in=input,
-                              _ok_code=_ANY_STATUS, _new_group=True, _close_fds=False)
-        # sh's own _timeout polls every 0.1 s, which would dominate short
-        # commands: a timer that kills the group costs nothing until it fires.
+        running = timer = None
         expired = threading.Event()
-        timer = threading.Timer(limit, _expire, (running.pid, expired)) if limit else None
         try:
-            if timer:
+            with _spawn_lock, _ctrl_c_deferred():
+                running = program(*argv[1:], _bg=True, _bg_exc=False, _tty_out=False,
+                                  _env=dict(os.environ, LC_ALL="C"), _in=input,
+                                  _ok_code=_ANY_STATUS, _new_group=True, _close_fds=False)
+            # sh's own _timeout polls every 0.1 s, which would dominate short
+            # commands: a timer that kills the group costs nothing until it fires.
+            if limit:
+                timer = threading.Timer(limit, _expire, (running.pid, expired))
                 timer.start()
             running.wait()
         except BaseException:
-            _kill_group(running.pid)
+            if running is not None:
+                _kill_group(running.pid)
             raise
         finally:
             if timer:
@@ -71,6 +79,28 @@ class ShRunner(Runner):
         if expired.is_set():
             raise CommandTimeout(argv, limit, result.stdout, result.stderr)
         return result
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) back while a child is spawned, then deliver it.
+
+    sh returns the running command some time after the fork; a
+    ``KeyboardInterrupt`` raised in between would leave a child nobody kills.
+    Held back, it arrives once the child's process group is known. Only the
+    main thread receives signals, so elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            signal.raise_signal(signal.SIGINT)
 
 
 def _text(data: bytes) -> str:
