@@ -59,6 +59,7 @@ class Netns:
     @classmethod
     def from_pid(cls, pid: int, *, runner: Optional[Runner] = None) -> "Netns":
         """The namespace process ``pid`` is in: commands run as ``nsenter -t PID -n …``."""
+        check_pid(pid)  # None here would silently mean the caller's own namespace
         return cls(pid=pid, runner=runner)
 
     @property
