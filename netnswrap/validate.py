@@ -75,7 +75,7 @@ def check_cidr(cidr) -> str:
 
 def check_lladdr(address) -> str:
     """A link-layer address: hex byte pairs separated by ':' (e.g. 02:00:00:00:00:01)."""
-    if not isinstance(address, str) or not _LLADDR.match(address):
+    if not isinstance(address, str) or not _LLADDR.fullmatch(address):
         raise InvalidAddress(f"invalid link-layer address {address!r}: must be hex pairs like 02:00:5e:10:00:01")
     return address.lower()
 
