@@ -103,6 +103,25 @@ def test_timeout_kills_the_command_and_its_children_and_raises(netns):
     assert none_left(marker) == []
 
 
+def test_ctrl_c_arriving_while_a_child_is_spawned_still_kills_it(monkeypatch):
+    import sh
+    marker, real_command = sleep_marker(), sh.Command
+
+    def interrupted_after_fork(name):
+        program = real_command(name)
+
+        def spawn(*args, **kwargs):
+            running = program(*args, **kwargs)   # forked and exec'd …
+            signal.raise_signal(signal.SIGINT)   # … Ctrl-C before sh hands it back
+            return running
+        return spawn
+
+    monkeypatch.setattr(sh, "Command", interrupted_after_fork)
+    with pytest.raises(KeyboardInterrupt):
+        nw.ShRunner().run(["sh", "-c", f"sleep {marker} & sleep {marker}"])
+    assert none_left(marker) == []
+
+
 # --- 2. threads -------------------------------------------------------------------
 
 def test_four_threads_create_use_and_delete_their_own_namespaces():
