@@ -2,7 +2,7 @@
 """Building and tearing down an N-host star: ``nw.batch()`` vs the hand-written
 ``ip -batch`` script and pyroute2 (the shared baselines, ../shared/baselines).
 
-    python benchmarks/bench_build.py               # N = 10, 50, 100; 7 rounds; writes RESULTS.md
+    python benchmarks/bench_build.py               # N = 10, 50, 100; 11 rounds; writes RESULTS.md
     python benchmarks/bench_build.py --n 100 --rounds 3 --no-write
 
 Host i: namespace, a veth whose host end is on a bridge (up) and whose
@@ -184,14 +184,20 @@ def measure(sizes, rounds: int, names) -> dict:
                 cell["teardown"].append(torn)
                 cell["processes"].append(spent)
             print(f"round {r + 1}/{rounds} N={n} done", file=sys.stderr)
-    return {key: {k: statistics.median(v) for k, v in cell.items()} for key, cell in times.items()}
+    medians = {key: {k: statistics.median(v) for k, v in cell.items()} for key, cell in times.items()}
+    for n in sizes:  # how much the ratio moves from round to round on this machine
+        ours, base = times[("netnswrap", n)], times[("topo_batch.sh", n)]
+        medians[("spread", n)] = {action: sorted(a / b for a, b in zip(ours[action], base[action]))
+                                  for action in ("build", "teardown")}
+    return medians
 
 
 def versions() -> dict:
     cpu = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read())
     ip = subprocess.run(["ip", "-V"], capture_output=True, text=True).stdout.strip()
     found = {"machine": f"{cpu.group(1) if cpu else platform.machine()}, {os.cpu_count()} CPUs",
-             "kernel": platform.release(), "python": platform.python_version(), "ip": ip,
+             "kernel": platform.release(), "python": platform.python_version(),
+             "iproute2": ip.split("iproute2-")[-1].split(",")[0],
              "netnswrap": nw.__version__}
     for module in ("sh", "pyroute2"):
         try:
@@ -216,7 +222,9 @@ def report(results: dict, sizes, rounds: int, names, costs: dict) -> str:
             rows.append("| " + " | ".join(cells) + " |")
     big = max(sizes)
     ratios = {a: results[("netnswrap", big)][a] / results[("topo_batch.sh", big)][a] for a in ("build", "teardown")}
-    verdict = ", ".join(f"{a} {r:.2f}× ({'meets' if r <= 1.15 else 'MISSES'} ≤ 1.15×)" for a, r in ratios.items())
+    spread = results[("spread", big)]
+    verdict = ", ".join(f"{a} {r:.2f}× ({'meets' if r <= 1.15 else 'MISSES'} ≤ 1.15×; round by round "
+                        f"{spread[a][0]:.2f}–{spread[a][-1]:.2f}×)" for a, r in ratios.items())
     inside = results[("netnswrap", big)]
     env = versions()
     return (f"{SECTION}\n\n"
@@ -261,7 +269,7 @@ def isolate() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, nargs="+", default=[10, 50, 100], help="hosts (default 10 50 100)")
-    parser.add_argument("--rounds", type=int, default=7, help="rounds (default 7)")
+    parser.add_argument("--rounds", type=int, default=11, help="rounds (default 11)")
     parser.add_argument("--no-write", action="store_true", help="do not update benchmarks/RESULTS.md")
     args = parser.parse_args()
     if os.environ.get(ISOLATED) != "1":
