@@ -7,7 +7,6 @@ names and are deleted after the test whatever happened.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 
