@@ -83,7 +83,7 @@ class Netns:
         if self._owned:
             self._owned = False
             try:
-                Netns(runner=self._runner).netns_del(self.name)
+                self.netns_del(self.name)
             except NamespaceNotFound:  # already deleted inside the block
                 pass
 
@@ -114,18 +114,26 @@ class Netns:
 
     # --- namespaces ---------------------------------------------------------
 
+    def _names(self) -> "Netns":
+        """Where namespace names are made and removed: the caller's namespace.
+        (``ip -n NS netns add X`` would bind X in ip's private mount namespace,
+        gone when ip exits.)"""
+        return self if self.name is None and self.pid is None else Netns(runner=self._runner)
+
     def netns_add(self, name: str) -> "Netns":
         """Create a named namespace and return its handle (a context manager
-        that deletes it on exit). Equivalent to: ``ip netns add NAME``"""
-        self.run(commands.netns_add(name))
+        that deletes it on exit). Names are the host's, so this runs in the
+        caller's namespace whatever the handle. Equivalent to: ``ip netns add NAME``"""
+        self._names().run(commands.netns_add(name))
         created = Netns(name, runner=self._runner)
         created._owned = True
         return created
 
     def netns_del(self, name: str) -> None:
-        """Delete a named namespace. Equivalent to: ``ip netns del NAME``"""
+        """Delete a named namespace (run in the caller's namespace, like
+        :meth:`netns_add`). Equivalent to: ``ip netns del NAME``"""
         global _last_netns_del
-        self.run(commands.netns_del(name))
+        self._names().run(commands.netns_del(name))
         _last_netns_del = time.monotonic()
 
     def netns_list(self) -> List[dict]:
@@ -150,9 +158,10 @@ class Netns:
         return names[0] if names else None
 
     def netns_attach(self, name: str, pid: int) -> "Netns":
-        """Give the namespace of process ``pid`` a name; returns its handle.
+        """Give the namespace of process ``pid`` a name; returns its handle
+        (run in the caller's namespace, like :meth:`netns_add`).
         Equivalent to: ``ip netns attach NAME PID``"""
-        self.run(commands.netns_attach(name, pid))
+        self._names().run(commands.netns_attach(name, pid))
         return Netns(name, runner=self._runner)
 
     # --- links --------------------------------------------------------------
