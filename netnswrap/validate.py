@@ -20,6 +20,7 @@ IFNAMSIZ = 16          # kernel limit, including the terminating NUL
 NAME_MAX = 255         # a namespace name is a file name under /run/netns
 MTU_MIN, MTU_MAX = 68, 65535
 PID_MAX = 4194304      # PID_MAX_LIMIT on 64-bit kernels
+_WHITESPACE = re.compile(r"\s")
 _LLADDR = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){1,31}$")
 
 
@@ -30,7 +31,7 @@ def _name_problem(name, max_bytes: int, forbidden: str) -> Optional[str]:
         return "must not be empty, '.' or '..'"
     if name.startswith("-"):
         return "must not start with '-' (it would read as an option)"
-    if any(not ch.isprintable() or ch.isspace() for ch in name):
+    if not name.isprintable() or _WHITESPACE.search(name):
         return "must not contain whitespace or control characters"
     bad = sorted({ch for ch in name if ch in forbidden})
     if bad:
