@@ -171,6 +171,9 @@ class ReplayRunner(Runner):
             raise _error_from_entry(argv, entry, error)
         return Result(argv, entry["returncode"], entry["stdout"], entry["stderr"])
 
+    def pause(self, seconds: float) -> None:
+        """A replay answers at once: nothing needs to settle."""
+
     def _mismatch(self, argv: tuple, input: Optional[str]) -> str:
         where = f"cassette {self.path}"
         same_argv = [entry for entry in self.interactions if tuple(entry["argv"]) == argv]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from typing import List, Optional, Sequence
 
 from . import commands
@@ -29,10 +28,11 @@ _IPROUTE2_VERSION = re.compile(r"iproute2-(?:(\d+)\.(\d+)|ss(\d{6}))")
 
 # `ip netns del` returns before the kernel has torn the namespace down: its
 # veth ends in other namespaces vanish milliseconds later, so a name reused
-# at once may still be taken. A create or move that meets LinkExists within
-# TEARDOWN_WAIT seconds of a netns_del in this process is retried until then.
-TEARDOWN_WAIT = 3.0
-_last_netns_del = float("-inf")
+# at once may still be taken. Once a runner has deleted a namespace, a create
+# or move through it that meets LinkExists is tried again after each of these
+# pauses (about 2 s in all) before the error is raised. The number of tries is
+# fixed, so a replayed recording retries exactly as often as the live run did.
+TEARDOWN_RETRIES = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.5, 0.5, 0.5)
 
 
 class Netns:
@@ -132,9 +132,8 @@ class Netns:
     def netns_del(self, name: str) -> None:
         """Delete a named namespace (run in the caller's namespace, like
         :meth:`netns_add`). Equivalent to: ``ip netns del NAME``"""
-        global _last_netns_del
         self._names().run(commands.netns_del(name))
-        _last_netns_del = time.monotonic()
+        self.runner.facts["netns_deleted"] = True
 
     def netns_list(self) -> List[dict]:
         """Named namespaces, as ``[{"name": str, "id": int}]`` (``id`` only where
@@ -206,17 +205,14 @@ class Netns:
 
     def _run_reusing_names(self, argv: Sequence[str]) -> None:
         """Run a link create/move/rename, retrying a LinkExists that may be a
-        deleted namespace's link not yet torn down (see ``TEARDOWN_WAIT``)."""
-        delay = 0.005
-        while True:
+        deleted namespace's link not yet torn down (see ``TEARDOWN_RETRIES``)."""
+        for pause in TEARDOWN_RETRIES if self.runner.facts.get("netns_deleted") else ():
             try:
                 self.run(argv)
                 return
             except LinkExists:
-                if time.monotonic() + delay > _last_netns_del + TEARDOWN_WAIT:
-                    raise
-                time.sleep(delay)
-                delay = min(2 * delay, 0.1)
+                self.runner.pause(pause)
+        self.run(argv)
 
     def link_set_up(self, dev: str) -> None:
         """Equivalent to: ``ip link set dev DEV up``"""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import shlex
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Iterator, List, Optional, Sequence, Tuple
 
@@ -58,6 +59,11 @@ class Runner:
             timeout: Optional[float] = None) -> Result:
         raise NotImplementedError
 
+    def pause(self, seconds: float) -> None:
+        """Let ``seconds`` pass before the next command (a runner that runs
+        nothing live, like a replay or a dry run, need not wait)."""
+        time.sleep(seconds)
+
 
 @dataclass
 class DryRunRunner(Runner):
@@ -74,6 +80,9 @@ class DryRunRunner(Runner):
         if self.print_commands:
             print(shlex.join(argv) + (f" <<'EOF'\n{input}EOF" if input else ""))
         return Result(tuple(argv), 0, "", "")
+
+    def pause(self, seconds: float) -> None:
+        """Nothing runs, so nothing needs to settle."""
 
 
 _default_lock = threading.Lock()

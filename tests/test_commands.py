@@ -129,3 +129,19 @@ def test_use_runner_restores_the_previous_default():
     with pytest.raises(nw.InvalidArgument):
         with nw.use_runner("not a runner"):
             pass
+
+
+def test_link_exists_is_retried_a_fixed_number_of_times_only_after_a_deletion(runner):
+    from netnswrap.netns import TEARDOWN_RETRIES
+    runner.run.side_effect = lambda argv, **kw: Result(
+        tuple(argv), *((2, "", "RTNETLINK answers: File exists\n") if argv[1] == "link" else (0, "", "")))
+    handle = nw.Netns(runner=runner)
+    with pytest.raises(nw.LinkExists):
+        handle.veth_add("v0", "v1")
+    assert runner.run.call_count == 1 and not runner.pause.called  # no deletion yet: at once
+    handle.netns_del("gone")
+    runner.run.reset_mock()
+    with pytest.raises(nw.LinkExists):
+        handle.veth_add("v0", "v1")
+    assert runner.run.call_count == len(TEARDOWN_RETRIES) + 1
+    assert [call.args[0] for call in runner.pause.call_args_list] == list(TEARDOWN_RETRIES)
