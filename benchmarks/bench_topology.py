@@ -89,7 +89,7 @@ def report(result: dict) -> str:
             f"| `netnswrap.Netns().topology()` (parsed, pairs and bridges resolved) | "
             f"{result['netnswrap'] * 1000:.1f} ms |\n\n"
             f"Ratio {result['ratio']:.2f}× — {verdict} the target of at most 1.5×. netnswrap runs "
-            "`ip -V`, `ip -j netns list`, `readlink /proc/self/ns/net`, `lsns -J -t net`, one "
+            "`ip -V`, `ip -j netns list`, `lsns -J -t net`, one `stat` of every process's namespace, one "
             "`ip -all netns exec ip -d -j addr show` and `ip -d -j addr show`: six processes "
             "whatever N, plus one `nsenter` per namespace only processes hold.\n")
 
