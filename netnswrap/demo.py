@@ -70,12 +70,22 @@ class Narrator(Runner):
         self.inner = inner
         self.out = out
         self.interrupted = False
+        self.cleaning = False  # output errors (a closed pipe) must not stop the cleanup
 
     def run(self, argv, *, input=None, timeout=None):
         if self.interrupted:  # Python swallows a KeyboardInterrupt raised in a __del__
             raise KeyboardInterrupt
-        print(f"   $ {shlex.join(argv)}", file=self.out, flush=True)
+        self.write(f"   $ {shlex.join(argv)}")
         return self.inner.run(argv, input=input, timeout=timeout)
+
+    def write(self, text: str) -> None:
+        """Print a line; a failed write (``netnswrap demo | head``) stops the
+        steps, never the cleanup."""
+        try:
+            print(text, file=self.out, flush=True)
+        except OSError:
+            if not self.cleaning:
+                raise
 
 
 def run(runner: Runner, out: Optional[TextIO] = None) -> None:
@@ -92,7 +102,6 @@ class Walkthrough:
     """The demo's steps; cleanup removes ``namespaces`` and kills ``container``."""
 
     def __init__(self, runner: Runner, out: TextIO):
-        self.out = out
         self.runner = Narrator(runner, out)
         self.dry = isinstance(runner, DryRunRunner)
         self.root = Netns(runner=self.runner)
@@ -102,7 +111,7 @@ class Walkthrough:
         self.interrupted = False
 
     def say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        self.runner.write(text)
 
     def step(self, title: str) -> None:
         self.steps += 1
@@ -139,6 +148,7 @@ class Walkthrough:
             finally:
                 _handle_signals(self.note_interrupt)
                 self.runner.interrupted = False
+                self.runner.cleaning = True
                 self.cleanup()
         finally:
             _handle_signals(previous)

@@ -314,3 +314,24 @@ def test_demo_interrupted_by_ctrl_c_cleans_up_and_exits_130():
     assert errors.endswith("netnswrap: interrupted\n")
     assert f"$ ip netns del nwdemo{pid}-ns1" in rest
     assert leftovers(f"nwdemo{pid}", pid) == []
+
+
+@live
+def test_demo_whose_output_is_closed_still_cleans_up():
+    """`netnswrap demo | head`: the reader goes away mid-demo; nothing may stay."""
+    demo = subprocess.Popen([sys.executable, "-m", "netnswrap", "demo"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=environment())
+    try:
+        output = []
+        while not output or not output[-1].startswith("3. "):
+            line = demo.stdout.readline()
+            assert line, "".join(output)
+            output.append(line)
+        pid = int(re.search(r"→ PID (\d+);", "".join(output)).group(1))
+        demo.stdout.close()  # as head does after its lines
+        demo.wait(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode != 0
+    assert leftovers(f"nwdemo{pid}", pid) == []
