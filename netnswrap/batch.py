@@ -224,7 +224,7 @@ class Batch(BatchNetns):
         plan = _Plan(self.base, _schedule(ops, self.base))
         _write(plan.files)
         try:
-            result = self.runs_in.run(("ip", "-batch", "-"), input=plan.text, check=False)
+            result = self.runs_in.run(commands.ip_batch(), input=plan.text, check=False)
         finally:
             _remove(plan.files)
         if result.ok:
@@ -246,7 +246,7 @@ class Batch(BatchNetns):
             else:
                 self.handle.runner.run(_placed(argv, where))
         if here:
-            self.runs_in.run(("ip", "-force", "-batch", "-"), input="".join(here), check=False)
+            self.runs_in.run(commands.ip_batch(force=True), input="".join(here), check=False)
 
 
 def _check_line(argv) -> None:

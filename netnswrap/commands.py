@@ -110,14 +110,20 @@ def netns_self() -> Argv:
 
 # --- links ------------------------------------------------------------------
 
-def link_list(json: bool = True) -> Argv:
-    """``ip -d -j link show`` (``ip -d link show`` with ``json=False``)"""
-    return ("ip", "-d", "-j", "link", "show") if json else ("ip", "-d", "link", "show")
+def _show(obj: str, json: bool, details: bool) -> Argv:
+    """``ip [-d] [-j] OBJ show``"""
+    return ("ip",) + ("-d",) * details + ("-j",) * json + (obj, "show")
 
 
-def link_show(dev: str, json: bool = True) -> Argv:
-    """``ip -d -j link show dev DEV``"""
-    return link_list(json) + ("dev", check_ifname(dev))
+def link_list(json: bool = True, details: bool = True) -> Argv:
+    """``ip -d -j link show`` (without ``-j`` with ``json=False``, without
+    ``-d`` with ``details=False``: busybox ``ip`` has neither)"""
+    return _show("link", json, details)
+
+
+def link_show(dev: str, json: bool = True, details: bool = True) -> Argv:
+    """``ip -d -j link show dev DEV`` (options as in :func:`link_list`)"""
+    return link_list(json, details) + ("dev", check_ifname(dev))
 
 
 def veth_add(name: str, peer: str, peer_netns: Optional[str] = None) -> Argv:
@@ -219,8 +225,7 @@ def _netns_ref(netns) -> str:
 def addr_list(dev: Optional[str] = None, json: bool = True, details: bool = False) -> Argv:
     """``ip [-d] -j addr show [dev DEV]`` (``ip addr show …`` with ``json=False``;
     ``-d`` adds link details: ``linkinfo``, ``link_netnsid``…)"""
-    argv = ("ip", "-j", "addr", "show") if json else ("ip", "addr", "show")
-    argv = argv[:1] + ("-d",) + argv[1:] if details else argv
+    argv = _show("addr", json, details)
     return argv + ("dev", check_ifname(dev)) if dev is not None else argv
 
 
@@ -232,6 +237,14 @@ def addr_add(dev: str, cidr: str) -> Argv:
 def addr_del(dev: str, cidr: str) -> Argv:
     """``ip addr del CIDR dev DEV``"""
     return ("ip", "addr", "del", check_cidr(cidr), "dev", check_ifname(dev))
+
+
+# --- batches ----------------------------------------------------------------
+
+def ip_batch(force: bool = False) -> Argv:
+    """``ip -batch -``: the commands on stdin, one a line (``ip -force -batch -``
+    with ``force``: go on past a failing line)"""
+    return ("ip", "-force", "-batch", "-") if force else ("ip", "-batch", "-")
 
 
 # --- ethtool and other programs ---------------------------------------------

@@ -168,14 +168,14 @@ class Netns:
     def link_list(self) -> List[dict]:
         """Every link, as ``ip -j`` dicts. Equivalent to: ``ip -d -j link show``"""
         from .parsers import ip_link
-        text_argv = ("ip", "link", "show") if self.tools()["busybox"] else commands.link_list(json=False)
+        text_argv = commands.link_list(json=False, details=not self.tools()["busybox"])
         return self._read_json_or_text(commands.link_list(), text_argv, ip_link)
 
     def link_show(self, dev: str) -> dict:
         """One link (``LinkNotFound`` if missing). Equivalent to: ``ip -d -j link show dev DEV``"""
         from .parsers import ip_link
         json_argv = commands.link_show(dev)  # validates dev before `ip -V` runs
-        text_argv = ("ip", "link", "show", "dev", dev) if self.tools()["busybox"] else commands.link_show(dev, json=False)
+        text_argv = commands.link_show(dev, json=False, details=not self.tools()["busybox"])
         links = self._read_json_or_text(json_argv, text_argv, ip_link)
         if not links:
             raise LinkNotFound(f'Device "{dev}" does not exist.')
