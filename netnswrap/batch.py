@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from . import commands
-from .errors import InvalidArgument, NetnsWrapError, classify
+from .errors import BATCH_FAILED, InvalidArgument, NetnsWrapError, classify
 from .netns import Netns, _netns_arg
 from .validate import check_netns_name
 
@@ -52,7 +52,6 @@ from .validate import check_netns_name
 # root may create entries in /run.
 SCRIPT_DIR = "/run/netnswrap"
 
-_FAILED = re.compile(r"^Command failed (?P<file>.*):(?P<line>\d+)$")
 _QUOTED = re.compile(r'"([^"]*)"')
 # What a batch line cannot carry: whitespace splits words, '#' starts a
 # comment anywhere, a leading quote opens a quoted word, a trailing '\' joins lines.
@@ -322,7 +321,7 @@ class _Plan:
         only the ops before the failing process's (or namespace's) count as run."""
         outer = inner = None
         for text in stderr.splitlines():
-            found = _FAILED.match(text.rstrip("\r"))
+            found = BATCH_FAILED.match(text.rstrip("\r"))
             if found and found.group("file") == "-":
                 outer = outer or int(found.group("line"))
             elif found and inner is None:

@@ -343,7 +343,8 @@ RULES: list = [
     (r": No such device$", LinkNotFound),
 ]
 _COMPILED = [(re.compile(pattern), target) for pattern, target in RULES]
-_BATCH_LINE = re.compile(r"^Command failed (?P<file>.*):(?P<line>\d+)$")
+# What `ip -batch` prints after a failing line: the script (`-` for stdin) and the line number.
+BATCH_FAILED = re.compile(r"^Command failed (?P<file>.*):(?P<line>\d+)$")
 _EXEC_WRAPPERS = ("nsenter",)
 
 
@@ -380,7 +381,7 @@ def classify(argv: Sequence[str], returncode: int, stdout: str = "", stderr: str
     lines = [line.rstrip("\r") for line in (stderr or "").splitlines()]
     batch_line = None
     for index, line in enumerate(lines):
-        found = _BATCH_LINE.match(line)
+        found = BATCH_FAILED.match(line)
         if found:
             batch_line = int(found.group("line"))
             lines = lines[:index]
