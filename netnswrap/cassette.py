@@ -40,8 +40,10 @@ import threading
 from pathlib import Path
 from typing import Deque, Dict, List, Optional, Sequence, Tuple
 
-from .errors import CassetteError, CommandTimeout, NetnsWrapError, ReplayMismatch, ToolNotFound
+from .errors import (CassetteError, CommandTimeout, InvalidArgument, NetnsWrapError, ReplayMismatch,
+                     ToolNotFound)
 from .runners import Result, Runner
+from .validate import check_runner
 
 VERSION = 1
 
@@ -68,8 +70,10 @@ class RecordingRunner(Runner):
         if inner is None:
             from .shrunner import ShRunner
             inner = ShRunner()
-        self.path = Path(path)
-        self.inner = inner
+        if meta is not None and not isinstance(meta, dict):
+            raise InvalidArgument(f"invalid cassette meta {meta!r}: must be a dict")
+        self.path = _cassette_path(path)
+        self.inner = check_runner(inner)
         self.meta = dict(meta or {})
         self.interactions: List[dict] = []
         self._probed = False
@@ -141,7 +145,7 @@ class ReplayRunner(Runner):
 
     def __init__(self, path):
         super().__init__()
-        self.path = Path(path)
+        self.path = _cassette_path(path)
         document = load(self.path)
         self.meta: dict = document["meta"]
         self.interactions: List[dict] = document["interactions"]
@@ -233,6 +237,13 @@ def _error_from_entry(argv: tuple, entry: dict, error: dict) -> NetnsWrapError:
 
 # --- the file -----------------------------------------------------------------
 
+def _cassette_path(path) -> Path:
+    """``path`` as a :class:`~pathlib.Path`: a non-empty str or a path object."""
+    if not (isinstance(path, str) and path or isinstance(path, os.PathLike)):
+        raise InvalidArgument(f"invalid cassette path {path!r}: must be a non-empty str or path")
+    return Path(path)
+
+
 def dumps(document: dict) -> str:
     """The cassette as text: sorted keys, each interaction a block of one
     line per field, non-ASCII text kept as is."""
@@ -266,7 +277,7 @@ def _write_atomically(path: Path, text: str) -> None:
 def load(path) -> dict:
     """Read and check a cassette; :class:`CassetteError` naming the file and
     the problem if it is missing, not JSON, another version or malformed."""
-    path = Path(path)
+    path = _cassette_path(path)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -182,6 +182,10 @@ def test_no_method_is_left_out():
     (lambda v: nw.Netns("nwh", pid=v), [1503]),
     (lambda v: nw.ShRunner(timeout=v), HOSTILE["timeout"]),
     (lambda v: nw.use_runner(v).__enter__(), ["ip", 1, object()]),
+    (lambda v: nw.ReplayRunner(v), [None, "", 1, b"x.json", ["x.json"]]),
+    (lambda v: nw.RecordingRunner(v, inner=nw.DryRunRunner()), [None, "", 1, b"x.json"]),
+    (lambda v: nw.RecordingRunner("x.json", inner=v), ["ip", 1, object()]),
+    (lambda v: nw.RecordingRunner("x.json", inner=nw.DryRunRunner(), meta=v), ["ip", [("a", 1)], 1]),
 ])
 def test_constructors_refuse_hostile_values(make, values, no_process):
     for value in values:
