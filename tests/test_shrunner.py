@@ -1,7 +1,6 @@
 """The live runner: environment, no tty, exit statuses, timeouts, missing tools."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time

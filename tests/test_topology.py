@@ -85,8 +85,8 @@ def test_tree_names_every_namespace_link_peer_and_port(docker):
     assert any(line.startswith(f"PID {docker['pids'][0]} (sleep 600)") for line in lines)
     bridge = next(line for line in lines if f" {docker['bridge']}  bridge UP" in line)
     assert "172.31.250.1/24" in bridge and "ports nk5veth0, nk5veth1" in bridge
-    assert any(f"nk5veth1  veth UP" in line and f"⇄ eth0 (2) in PID {docker['pids'][1]}" in line for line in lines)
-    assert any("eth0  veth UP  172.31.250.2/24" in line and f"⇄ nk5veth0" in line
+    assert any("nk5veth1  veth UP" in line and f"⇄ eth0 (2) in PID {docker['pids'][1]}" in line for line in lines)
+    assert any("eth0  veth UP  172.31.250.2/24" in line and "⇄ nk5veth0" in line
                and f"in netns {docker['host']}" in line for line in lines)
 
 
