@@ -159,7 +159,7 @@ def link_set(dev: str, *, up: Optional[bool] = None, mtu: Optional[int] = None,
     if mtu is not None:
         argv += ("mtu", check_mtu(mtu))
     if master is not None and nomaster:
-        raise_conflict("master", "nomaster")
+        raise InvalidArgument("'master' and 'nomaster' exclude each other")
     if master is not None:
         argv += ("master", check_ifname(master))
     if nomaster:
@@ -174,10 +174,6 @@ def link_set(dev: str, *, up: Optional[bool] = None, mtu: Optional[int] = None,
         raise InvalidArgument(f"link_set({dev!r}) needs at least one change: "
                               "up, mtu, master, nomaster, netns, name or address")
     return argv
-
-
-def raise_conflict(first: str, second: str):
-    raise InvalidArgument(f"{first!r} and {second!r} exclude each other")
 
 
 def link_del(dev: str) -> Argv:
