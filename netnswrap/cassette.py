@@ -94,6 +94,10 @@ class RecordingRunner(Runner):
         self._keep(entry)
         return result
 
+    def pause(self, seconds: float) -> None:
+        """As ``inner`` pauses (a live runner waits, a replay re-recorded does not)."""
+        self.inner.pause(seconds)
+
     def _keep(self, entry: dict) -> None:
         with self._lock:
             self.interactions.append(entry)

@@ -78,6 +78,10 @@ class Narrator(Runner):
         self.write(f"   $ {shlex.join(argv)}")
         return self.inner.run(argv, input=input, timeout=timeout)
 
+    def pause(self, seconds: float) -> None:
+        """As ``inner`` pauses: a replayed demo never waits."""
+        self.inner.pause(seconds)
+
     def write(self, text: str) -> None:
         """Print a line; a failed write (``netnswrap demo | head``) stops the
         steps, never the cleanup."""

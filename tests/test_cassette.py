@@ -99,6 +99,16 @@ def test_recording_is_passed_through_and_context_manager_saves(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
+def test_wrapping_runners_pause_as_their_inner_runner_does(tmp_path, mocker):
+    """A recording of a replay, or a narrated replayed demo, never sleeps on a teardown retry."""
+    from netnswrap.demo import Narrator
+    for make in (lambda inner: RecordingRunner(tmp_path / "c.json", inner=inner),
+                 lambda inner: Narrator(inner, out=None)):
+        inner = mocker.Mock(spec=Runner)
+        make(inner).pause(0.5)
+        inner.pause.assert_called_once_with(0.5)
+
+
 def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
     path = tmp_path / "c.json"
     record(path, [(("ip", "-V"), None)])
