@@ -293,17 +293,25 @@ def test_demo_live_walks_through_the_seed_and_removes_everything():
     assert leftovers(f"nwdemo{pid}", pid) == []
 
 
-@live
-def test_demo_interrupted_by_ctrl_c_cleans_up_and_exits_130():
+def demo_until_step(step: int):
+    """A live ``netnswrap demo`` subprocess, read up to the title of ``step``;
+    returns it and its container's PID."""
     demo = subprocess.Popen([sys.executable, "-m", "netnswrap", "demo"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=environment())
+    output = []
+    while not output or not output[-1].startswith(f"{step}. "):
+        line = demo.stdout.readline()
+        if not line:
+            demo.kill()
+            raise AssertionError("".join(output))
+        output.append(line)
+    return demo, int(re.search(r"→ PID (\d+);", "".join(output)).group(1))
+
+
+@live
+def test_demo_interrupted_by_ctrl_c_cleans_up_and_exits_130():
+    demo, pid = demo_until_step(4)
     try:
-        output = []
-        while not output or not output[-1].startswith("4. "):
-            line = demo.stdout.readline()
-            assert line, "".join(output)
-            output.append(line)
-        pid = int(re.search(r"→ PID (\d+);", "".join(output)).group(1))
         assert f"nwdemo{pid}-ns1" in namespaces()
         demo.send_signal(signal.SIGINT)
         rest, errors = demo.communicate(timeout=120)
@@ -319,15 +327,8 @@ def test_demo_interrupted_by_ctrl_c_cleans_up_and_exits_130():
 @live
 def test_demo_whose_output_is_closed_still_cleans_up():
     """`netnswrap demo | head`: the reader goes away mid-demo; nothing may stay."""
-    demo = subprocess.Popen([sys.executable, "-m", "netnswrap", "demo"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=environment())
+    demo, pid = demo_until_step(3)
     try:
-        output = []
-        while not output or not output[-1].startswith("3. "):
-            line = demo.stdout.readline()
-            assert line, "".join(output)
-            output.append(line)
-        pid = int(re.search(r"→ PID (\d+);", "".join(output)).group(1))
         demo.stdout.close()  # as head does after its lines
         demo.wait(timeout=120)
     finally:
