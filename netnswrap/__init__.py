@@ -17,7 +17,7 @@ import functools
 
 from .errors import (AddressExists, AddressNotFound, CassetteError, CommandError, CommandTimeout,
                      DeviceCannotMove, InvalidAddress, InvalidArgument, InvalidMTU, InvalidName,
-                     LinkExists, LinkNotFound, NamespaceExists, NamespaceNotFound, NetnsWrapError,
+                     LinkExists, LinkNotFound, NamespaceExists, RouteExists, RouteNotFound, ContainerNotFound, NamespaceNotFound, NetnsWrapError,
                      NotSupported, ParseError, PermissionDenied, ProcessNotFound, ReplayMismatch,
                      ToolNotFound, ToolUnsupported, UsageError)
 from .netns import Netns
@@ -68,7 +68,7 @@ __all__ = [
     "Netns", "Result", "Runner", "DryRunRunner", "ShRunner", "RecordingRunner", "ReplayRunner",
     "use_runner", "get_runner", "NetnsWrapError", "CommandError", "NamespaceExists",
     "NamespaceNotFound", "LinkExists", "LinkNotFound", "AddressExists", "AddressNotFound",
-    "PermissionDenied", "DeviceCannotMove", "ProcessNotFound", "NotSupported", "ToolUnsupported",
+    "RouteExists", "RouteNotFound", "ContainerNotFound", "PermissionDenied", "DeviceCannotMove", "ProcessNotFound", "NotSupported", "ToolUnsupported",
     "InvalidArgument", "InvalidName", "InvalidAddress", "InvalidMTU", "UsageError",
     "ToolNotFound", "CommandTimeout", "ParseError", "ReplayMismatch", "CassetteError",
     *HANDLE_METHODS,

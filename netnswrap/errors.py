@@ -72,6 +72,18 @@ class AddressNotFound(CommandError):
     """The address is not assigned to the device."""
 
 
+class RouteExists(CommandError):
+    """A route to that destination (with that metric, in that table) already exists."""
+
+
+class RouteNotFound(CommandError):
+    """No such route."""
+
+
+class ContainerNotFound(CommandError):
+    """No container engine knows that container (name, ID or ID prefix)."""
+
+
 class PermissionDenied(CommandError):
     """The caller lacks the rights (root or CAP_NET_ADMIN/CAP_SYS_ADMIN)."""
 
@@ -122,7 +134,8 @@ class UsageError(InvalidArgument):
 # Debian packages of the programs netnswrap runs, for install hints.
 PACKAGES = {"ip": "iproute2", "ethtool": "ethtool", "nsenter": "util-linux",
             "lsns": "util-linux", "unshare": "util-linux", "busybox": "busybox",
-            "ping": "iputils-ping"}
+            "ping": "iputils-ping", "sysctl": "procps", "docker": "docker.io",
+            "podman": "podman", "nerdctl": "nerdctl", "crictl": "cri-tools"}
 
 
 class ToolNotFound(NetnsWrapError):
