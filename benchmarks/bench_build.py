@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Building and tearing down an N-host star: ``nw.batch()`` vs the hand-written
-``ip -batch`` script and pyroute2 (the shared baselines, ../shared/baselines).
+``ip -batch`` script and pyroute2 (the baselines in benchmarks/baselines).
 
     python benchmarks/bench_build.py               # N = 10, 50, 100; 11 rounds; writes RESULTS.md
     python benchmarks/bench_build.py --n 100 --rounds 3 --no-write
@@ -36,7 +36,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BASELINES = os.path.join(os.path.dirname(ROOT), "shared", "baselines")
+BASELINES = os.path.join(ROOT, "benchmarks", "baselines")
 RESULTS = os.path.join(ROOT, "benchmarks", "RESULTS.md")
 SECTION = "## Build and teardown (issue 8)"
 ISOLATED = "NWB8_BENCH_ISOLATED"

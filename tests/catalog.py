@@ -1,11 +1,11 @@
-"""The shared error catalog (../shared/reference/error-catalog.json) as test cases."""
+"""The error catalog (fixtures/reference/error-catalog.json, copied from ../shared/reference) as test cases."""
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
 
-CATALOG = Path(__file__).resolve().parents[2] / "shared" / "reference" / "error-catalog.json"
+CATALOG = Path(__file__).resolve().parents[1] / "fixtures" / "reference" / "error-catalog.json"
 
 # The catalog's suggested exception names that netnswrap spells differently.
 RENAMED = {"CommandNotFound": "ToolNotFound", "Timeout": "CommandTimeout",

@@ -16,7 +16,7 @@ from netnswrap.parsing import parse as nw_parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "fixtures", "parsers")
-RECORDED = os.path.normpath(os.path.join(ROOT, "..", "shared", "reference", "recorded"))
+RECORDED = os.path.join(ROOT, "fixtures", "reference", "recorded")
 MODULES = [P.ip_link, P.ip_addr, P.ip_netns, P.ethtool_stats, P.ethtool_features,
            P.ethtool_driver]
 
@@ -75,7 +75,7 @@ def test_parse_equals_ip_json_reference(stem):
     assert record.mismatches(got, want) == []
 
 
-# ---- the shared recorded outputs against their `ip -j` twins ---------------
+# ---- the recorded outputs (fixtures/reference) against their `ip -j` twins --
 
 def _recorded(name):
     path = os.path.join(RECORDED, name)

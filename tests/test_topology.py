@@ -21,7 +21,7 @@ from netnswrap.runners import Result, Runner
 from netnswrap.topology import _split_all
 
 CASSETTE = Path(__file__).parent.parent / "fixtures" / "cassettes" / "topology-docker-host.json"
-RECORDED = Path(__file__).parent.parent.parent / "shared" / "reference" / "recorded"
+RECORDED = Path(__file__).parent.parent / "fixtures" / "reference" / "recorded"
 
 
 @pytest.fixture
