@@ -33,6 +33,7 @@ import collections
 import datetime
 import difflib
 import json
+import math
 import os
 import shlex
 import tempfile
@@ -50,8 +51,18 @@ VERSION = 1
 # What meta records about the machine, and the command that tells it.
 META_PROBES = {"ip": ("ip", "-V"), "ethtool": ("ethtool", "--version"), "kernel": ("uname", "-r")}
 
+
+def _is_tool(value) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _is_timeout(value) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and 0 < value < math.inf)
+
+
 # The errors a runner raises instead of answering, and the field each keeps.
-_ERROR_FIELDS = {"ToolNotFound": ("tool", str), "CommandTimeout": ("timeout", (int, float))}
+_ERROR_FIELDS = {"ToolNotFound": ("tool", _is_tool), "CommandTimeout": ("timeout", _is_timeout)}
 
 
 class RecordingRunner(Runner):
@@ -118,7 +129,7 @@ class RecordingRunner(Runner):
         if isinstance(getattr(self.inner, "meta", None), dict):  # re-recording a replay
             return dict(self.inner.meta)
         from . import __version__
-        found = {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        found: Dict[str, Optional[str]] = {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                  "netnswrap": __version__}
         for key, argv in META_PROBES.items():
             found[key] = None
@@ -193,11 +204,11 @@ class ReplayRunner(Runner):
                 a=entry["stdin"] or "", b=input or "", autojunk=False).ratio())
             return f"{where} holds this command only with other stdin: {_stdin_difference(nearest['stdin'], input)}"
         lines = {shlex.join(entry["argv"]): entry["argv"] for entry in self.interactions}
-        nearest = difflib.get_close_matches(shlex.join(argv), list(lines), n=1, cutoff=0)
-        if not nearest:
+        closest = difflib.get_close_matches(shlex.join(argv), list(lines), n=1, cutoff=0)
+        if not closest:
             return f"{where} holds no interactions"
-        return (f"{where} does not hold this command; nearest recorded: {nearest[0]} "
-                f"({argv_difference(lines[nearest[0]], argv)})")
+        return (f"{where} does not hold this command; nearest recorded: {closest[0]} "
+                f"({argv_difference(lines[closest[0]], argv)})")
 
 
 def argv_difference(recorded: Sequence[str], asked: Sequence[str]) -> str:
@@ -229,6 +240,7 @@ def _key(argv: Sequence[str], stdin: Optional[str]) -> Tuple:
 def _error_entry(exc: NetnsWrapError) -> dict:
     if isinstance(exc, ToolNotFound):
         return {"error": {"kind": "ToolNotFound", "tool": exc.tool}}
+    assert isinstance(exc, CommandTimeout)
     return {"error": {"kind": "CommandTimeout", "timeout": exc.timeout},
             "stdout": exc.stdout, "stderr": exc.stderr}
 
@@ -288,11 +300,11 @@ def load(path) -> dict:
         raise CassetteError(f"cassette {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CassetteError(f"cassette {path} cannot be read: {exc}") from None
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep to read
         raise CassetteError(f"cassette {path} is not valid JSON (truncated or hand-edited?): {exc}") from None
     if not isinstance(document, dict) or "version" not in document:
         raise CassetteError(f"cassette {path} is not a netnswrap cassette (no \"version\")")
-    if document["version"] != VERSION:
+    if type(document["version"]) is not int or document["version"] != VERSION:  # not True, not 1.0
         raise CassetteError(f"cassette {path} has version {document['version']!r}; "
                             f"this netnswrap reads version {VERSION}")
     if not isinstance(document.get("meta"), dict) or not isinstance(document.get("interactions"), list):
@@ -321,7 +333,9 @@ def _entry_problem(entry) -> Optional[str]:
         returncode = entry.get("returncode")
         if isinstance(returncode, bool) or not isinstance(returncode, int):
             return "needs a returncode (int) or an error"
-    elif (not isinstance(error, dict) or error.get("kind") not in _ERROR_FIELDS
-          or not isinstance(error.get(_ERROR_FIELDS[error["kind"]][0]), _ERROR_FIELDS[error["kind"]][1])):
-        return 'has an error that is neither {"kind": "ToolNotFound", "tool": str} nor {"kind": "CommandTimeout", "timeout": number}'
+    elif (not isinstance(error, dict) or not isinstance(error.get("kind"), str)
+          or error["kind"] not in _ERROR_FIELDS
+          or not _ERROR_FIELDS[error["kind"]][1](error.get(_ERROR_FIELDS[error["kind"]][0]))):
+        return ('has an error that is neither {"kind": "ToolNotFound", "tool": non-empty str} nor '
+                '{"kind": "CommandTimeout", "timeout": positive finite number}')
     return None

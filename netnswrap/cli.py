@@ -16,7 +16,7 @@ import sys
 from typing import List, Optional
 
 from . import __version__
-from .errors import InvalidArgument, NetnsWrapError
+from .errors import InvalidArgument, NetnsWrapError, ParseError
 from .netns import Netns
 from .runners import DryRunRunner, Runner, use_runner
 
@@ -141,6 +141,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.dry_run:  # the next command would depend on a real answer
             print(f"netnswrap: dry run stops here: {_one_line(exc)}", file=sys.stderr)
             return 0
+        if args.replay and isinstance(exc, ParseError):  # the recording, not the tool, said this
+            return _fail(exc, f" (replayed from {args.replay})")
         return _fail(exc)
     except KeyboardInterrupt:
         print("netnswrap: interrupted", file=sys.stderr)
@@ -179,13 +181,14 @@ def cmd_demo(args, runner: Runner) -> None:
                    f"here (live, it needs root and {', '.join(demo.TOOLS)})")
         else:
             how = "live, as root, in throwaway namespaces removed at the end (also on Ctrl-C)"
+    recorder = None
     if args.record:
         from .cassette import RecordingRunner
-        runner = RecordingRunner(args.record, inner=runner)
+        runner = recorder = RecordingRunner(args.record, inner=runner)
     print(f"netnswrap demo: {how}", flush=True)
     demo.run(runner)
-    if args.record:
-        runner.save()
+    if recorder is not None:
+        recorder.save()
         print(f"\nrecorded into {args.record}")
 
 
@@ -238,8 +241,8 @@ def cmd_record(args, runner: Runner) -> str:
     return f"recorded {len(recorder.interactions)} commands (what topology reads) into {args.file}"
 
 
-def _fail(exc: NetnsWrapError) -> int:
-    print(f"netnswrap: error: {_one_line(exc)}", file=sys.stderr)
+def _fail(exc: NetnsWrapError, where: str = "") -> int:
+    print(f"netnswrap: error: {_one_line(exc)}{where}", file=sys.stderr)
     return 1
 
 

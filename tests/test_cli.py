@@ -137,6 +137,28 @@ def test_replay_of_a_missing_cassette_names_the_file(tmp_path):
     assert str(missing) in one_error_line(netnswrap_cli("--replay", str(missing), "topology", path=""))
 
 
+@pytest.mark.parametrize("content", [
+    '{"version": true, "meta": {}, "interactions": []}', "5", "[1]",
+    '{"version": 1, "meta": {}, "interactions": {"argv": ["ip", "-V"]}}',
+    '{"version": 1, "meta": {}, "interactions": [{"argv": ["ip", "-V"], "error": {"kind": "CommandTimeout", "timeout": NaN}}]}',
+])
+def test_replay_of_a_hand_edited_cassette_is_one_error_line_naming_the_file(tmp_path, content):
+    cassette = tmp_path / "edited.json"
+    cassette.write_text(content)
+    line = one_error_line(netnswrap_cli("--replay", str(cassette), "netns", "list", path=""))
+    assert str(cassette) in line
+
+
+@pytest.mark.xfail(strict=True, reason="the core reads ip -j output with netns._loads; "
+                                       "it must call parsing.load_json_list (then drop this mark)")
+@pytest.mark.parametrize("stdout", ["5", '{"name": "blue"}', "[1]"])
+def test_replayed_json_of_the_wrong_shape_is_one_error_line_naming_command_and_file(tmp_path, stdout):
+    cassette = write_cassette(tmp_path / "c.json", (["ip", "-V"], "ip utility, iproute2-6.1.0\n"),
+                              (["ip", "-j", "netns", "list"], stdout))
+    line = one_error_line(netnswrap_cli("--replay", str(cassette), "netns", "list", path=""))
+    assert "ip -j netns list" in line and str(cassette) in line
+
+
 @pytest.mark.skipif(not shipped_cassette().exists(), reason="the demo cassette is not recorded yet")
 def test_demo_replays_the_shipped_cassette_offline():
     done = netnswrap_cli("--replay", str(shipped_cassette()), "demo", path="", check_status=0)
