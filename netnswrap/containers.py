@@ -270,7 +270,7 @@ def _find_in(run: Run, engine: str, ref: str) -> List[dict]:
                                      argv=ids_argv, returncode=0)
         if found:
             return found
-    raise ContainerNotFound(f"crictl: no pod or container {ref!r}")
+    raise ContainerNotFound(f"crictl: no pod or container {ref!r}", argv=ids_argv, returncode=0)
 
 
 def find_container(run, ref: str, engine: Optional[str] = None) -> dict:
