@@ -17,8 +17,8 @@ from netnswrap.parsing import parse as nw_parse
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "fixtures", "parsers")
 RECORDED = os.path.join(ROOT, "fixtures", "reference", "recorded")
-MODULES = [P.ip_link, P.ip_addr, P.ip_netns, P.ethtool_stats, P.ethtool_features,
-           P.ethtool_driver]
+MODULES = [P.ip_link, P.ip_addr, P.ip_netns, P.ip_route, P.ip_neigh, P.ethtool_stats,
+           P.ethtool_features, P.ethtool_driver]
 
 
 def _load_record():

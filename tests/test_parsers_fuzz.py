@@ -17,8 +17,8 @@ from netnswrap.errors import ParseError
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                         "fixtures", "parsers")
-MODULES = [P.ip_link, P.ip_addr, P.ip_netns, P.ethtool_stats, P.ethtool_features,
-           P.ethtool_driver]
+MODULES = [P.ip_link, P.ip_addr, P.ip_netns, P.ip_route, P.ip_neigh, P.ethtool_stats,
+           P.ethtool_features, P.ethtool_driver]
 TOKENS = [" ", "\n", ":", "@", "<", ">", "\\", "/", "[", "]", "(", ")", "0", "-1",
           "99999999999999999999999", "inet", "inet6", "link/", "RX:", "TX errors:",
           "valid_lft", "forever", "peer", "brd", "flags", "sec", "on", "off", "nsid",
