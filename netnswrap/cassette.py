@@ -83,7 +83,7 @@ class RecordingRunner(Runner):
             inner = ShRunner()
         if meta is not None and not isinstance(meta, dict):
             raise InvalidArgument(f"invalid cassette meta {meta!r}: must be a dict")
-        self.path = _cassette_path(path)
+        self.path = _writable(_cassette_path(path))
         self.inner = check_runner(inner)
         self.meta = dict(meta or {})
         self.interactions: List[dict] = []
@@ -115,13 +115,17 @@ class RecordingRunner(Runner):
 
     def save(self) -> Path:
         """Write the cassette (atomically: a temporary file in the same
-        directory, then a rename) and return its path."""
+        directory, then a rename) and return its path; :class:`CassetteError`
+        naming the file if it cannot be written (the old file is kept)."""
         with self._lock:
             if not self._probed:
                 self.meta = {**self._machine(), **self.meta}
                 self._probed = True
             document = {"version": VERSION, "meta": self.meta, "interactions": list(self.interactions)}
-        _write_atomically(self.path, dumps(document))
+        try:
+            _write_atomically(_writable(self.path), dumps(document))
+        except OSError as exc:
+            raise CassetteError(f"cassette {self.path} cannot be written: {exc.strerror or exc}") from exc
         return self.path
 
     def _machine(self) -> dict:
@@ -258,6 +262,28 @@ def _cassette_path(path) -> Path:
     if not (isinstance(path, str) and path or isinstance(path, os.PathLike)):
         raise InvalidArgument(f"invalid cassette path {path!r}: must be a non-empty str or path")
     return Path(path)
+
+
+def _writable(path: Path) -> Path:
+    """``path``, if a cassette can be written there; else :class:`CassetteError`
+    saying why: a directory, a device or other non-regular file (never replaced),
+    under a file, or in a directory without write permission."""
+    try:
+        if path.is_dir():
+            problem = "it is a directory"
+        elif path.exists() and not path.is_file():
+            problem = "it is not a regular file"
+        else:
+            existing = next(parent for parent in path.absolute().parents if parent.exists())
+            if not existing.is_dir():
+                problem = f"{existing} is not a directory"
+            elif not os.access(existing, os.W_OK | os.X_OK):
+                problem = f"no permission to write in {existing}"
+            else:
+                return path
+    except OSError as exc:  # e.g. a directory on the way the caller may not search
+        problem = exc.strerror or str(exc)
+    raise CassetteError(f"cassette {path} cannot be written: {problem}")
 
 
 def dumps(document: dict) -> str:

@@ -4,7 +4,10 @@ Every subcommand runs through one runner chosen by the global options:
 live (``ShRunner``, the default), ``--replay FILE`` (answers from a
 cassette, runs nothing) or ``--dry-run`` (prints the exact command lines,
 runs nothing). Exit status: 0 on success, 1 on a netnswrap error (one line
-on stderr), 2 on a usage error, 130 when interrupted (after cleaning up).
+on stderr; also when the output cannot be written, e.g. to ``/dev/full``),
+2 on a usage error, 130 when interrupted (after cleaning up), 141 when the
+reader of the output went away (``netnswrap topology | head -1``): no message,
+the status a shell reports for a Unix tool killed by SIGPIPE.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import sys
 from typing import List, Optional
 
 from . import __version__
-from .errors import InvalidArgument, NetnsWrapError, ParseError
+from .errors import CassetteError, InvalidArgument, NetnsWrapError, ParseError
 from .netns import Netns
 from .runners import DryRunRunner, Runner, use_runner
 
@@ -33,8 +36,12 @@ examples:
   netnswrap --replay host.json topology
   netnswrap --dry-run netns add blue   print the command line, run nothing
 
-exit status: 0 success, 1 error (one line on stderr), 2 usage error, 130 interrupted
+exit status: 0 success, 1 error (one line on stderr), 2 usage error, 130 interrupted,
+  141 output closed early (`netnswrap topology | head -1`: quietly, like a Unix tool on SIGPIPE)
 """
+
+# 128 + SIGPIPE: what a shell reports for a Unix tool whose reader went away.
+EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,9 +140,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         with use_runner(runner):
             answer = args.func(args, runner)
         if isinstance(answer, str) and answer and not args.dry_run:  # a dry run's answers are empty
-            print(answer, end="" if answer.endswith("\n") else "\n")
+            # Line by line: a single write larger than the buffer, cut short by a
+            # closed pipe, ends without an error here (CPython 3.11), small ones fail.
+            sys.stdout.writelines(answer.splitlines(keepends=True))
+            if not answer.endswith("\n"):
+                sys.stdout.write("\n")
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not in the interpreter's exit
         return answer if isinstance(answer, int) else 0
-    except InvalidArgument as exc:
+    except (InvalidArgument, CassetteError) as exc:  # wrong whatever the answers: also in a dry run
         return _fail(exc)
     except NetnsWrapError as exc:
         if args.dry_run:  # the next command would depend on a real answer
@@ -147,9 +159,23 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("netnswrap: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # e.g. `netnswrap topology | head`
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except BrokenPipeError:  # `netnswrap topology | head -1`: the reader has gone; no message
+        _discard_output()
+        return EXIT_OUTPUT_CLOSED
+    except OSError as exc:  # stdout on a full disk (/dev/full), a file that cannot be read…
+        _discard_output()
+        what = exc.filename if exc.filename is not None else "cannot write the output"
+        print(f"netnswrap: error: {what}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+
+
+def _discard_output() -> None:
+    """Point stdout at /dev/null, so that the interpreter's own flush at exit
+    neither fails again nor prints a traceback."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # no stdout at all
+        pass
 
 
 def make_runner(args) -> Runner:

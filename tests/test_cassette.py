@@ -121,7 +121,7 @@ def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
     def crash(*args):
         raise OSError("disk full")
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(nw.CassetteError, match=f"cassette {path} cannot be written: disk full"):
         recorder.save()
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["c.json"]  # no temporary file left
@@ -271,8 +271,6 @@ def test_json_lists_of_objects_and_empty_output_load():
     assert load_json_list(Result(("ip", "-j", "netns", "list"), 0, text, "")) == json.loads(text)
 
 
-@pytest.mark.xfail(strict=True, reason="the core reads ip -j output with netns._loads; "
-                                       "it must call parsing.load_json_list (then drop this mark)")
 @pytest.mark.parametrize("stdout", WRONG_SHAPES)
 def test_replayed_output_of_the_wrong_shape_raises_parse_error_through_the_api(tmp_path, stdout):
     path = tmp_path / "c.json"

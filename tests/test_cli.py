@@ -149,14 +149,78 @@ def test_replay_of_a_hand_edited_cassette_is_one_error_line_naming_the_file(tmp_
     assert str(cassette) in line
 
 
-@pytest.mark.xfail(strict=True, reason="the core reads ip -j output with netns._loads; "
-                                       "it must call parsing.load_json_list (then drop this mark)")
 @pytest.mark.parametrize("stdout", ["5", '{"name": "blue"}', "[1]"])
 def test_replayed_json_of_the_wrong_shape_is_one_error_line_naming_command_and_file(tmp_path, stdout):
     cassette = write_cassette(tmp_path / "c.json", (["ip", "-V"], "ip utility, iproute2-6.1.0\n"),
                               (["ip", "-j", "netns", "list"], stdout))
     line = one_error_line(netnswrap_cli("--replay", str(cassette), "netns", "list", path=""))
     assert "ip -j netns list" in line and str(cassette) in line
+
+
+# --- files and pipes ------------------------------------------------------------
+
+def many_namespaces(tmp_path: Path, count: int = 20000) -> Path:
+    """A cassette whose ``netns list`` prints far more than a pipe holds."""
+    names = json.dumps([{"name": f"nwcli{n}"} for n in range(count)])
+    return write_cassette(tmp_path / "many.json", (["ip", "-V"], "ip utility, iproute2-6.1.0\n"),
+                          (["ip", "-j", "netns", "list"], names))
+
+
+@pytest.mark.parametrize("where, problem", [
+    (lambda tmp: tmp, "it is a directory"),
+    (lambda tmp: tmp / "file" / "c.json", "is not a directory"),
+    (lambda tmp: tmp / "file" / "deeper" / "c.json", "is not a directory"),
+    (lambda tmp: Path("/dev/null"), "it is not a regular file"),
+])
+def test_record_where_no_file_can_be_written_is_one_error_line_before_anything_runs(tmp_path, where, problem):
+    (tmp_path / "file").write_text("a regular file\n")
+    target = where(tmp_path)
+    for global_options in ((), ("--dry-run",)):
+        line = one_error_line(netnswrap_cli(*global_options, "record", str(target), path=""))
+        assert f"cassette {target} cannot be written: " in line and problem in line, line
+    assert (tmp_path / "file").read_text() == "a regular file\n"
+    assert Path("/dev/null").is_char_device()
+
+
+def test_record_into_a_directory_the_user_cannot_write_is_one_error_line(nobody):
+    prefix, pythonpath = nobody
+    readonly = tempfile.mkdtemp(prefix="nwcli-")
+    try:
+        os.chmod(readonly, 0o755)
+        target = os.path.join(readonly, "c.json")
+        line = one_error_line(netnswrap_cli("--dry-run", "record", target, prefix=prefix, pythonpath=pythonpath))
+        assert f"no permission to write in {readonly}" in line
+        assert os.listdir(readonly) == []
+    finally:
+        shutil.rmtree(readonly)
+
+
+def test_output_to_a_full_device_is_one_error_line(tmp_path):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "netnswrap", "--replay", str(many_namespaces(tmp_path, 10)),
+                               "netns", "list"], stdout=full, stderr=subprocess.PIPE, text=True,
+                              env=environment(""), timeout=120)
+    assert done.returncode == 1
+    assert done.stderr == "netnswrap: error: cannot write the output: No space left on device\n"
+
+
+def test_output_closed_before_anything_is_written_exits_141_quietly(tmp_path):
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([sys.executable, "-m", "netnswrap", "--dry-run", "netns", "add", "nwcli"],
+                              stdout=write, stderr=subprocess.PIPE, text=True, env=environment(""), timeout=120)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+def test_piped_into_head_exits_141_quietly_as_unix_tools_do(tmp_path):
+    command = (f"{shlex.quote(sys.executable)} -m netnswrap --replay {shlex.quote(str(many_namespaces(tmp_path)))} "
+               "netns list | head -1")
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True,
+                          env=environment(), timeout=120)
+    assert (done.stdout, done.stderr, done.returncode) == ("nwcli0\n", "", 141)
 
 
 @pytest.mark.skipif(not shipped_cassette().exists(), reason="the demo cassette is not recorded yet")
