@@ -11,7 +11,7 @@ import signal
 import threading
 from typing import Iterator, Optional, Sequence
 
-from .errors import CommandTimeout, ToolNotFound
+from .errors import CommandError, CommandTimeout, InvalidArgument, ToolNotFound
 from .runners import Result, Runner
 from .validate import check_argv, check_timeout
 
@@ -49,6 +49,7 @@ class ShRunner(Runner):
 
         argv = check_argv(argv)
         limit = self.timeout if timeout is None else check_timeout(timeout)
+        check_exec_size(argv)
         try:
             program = sh.Command(argv[0])
         except sh.CommandNotFound:
@@ -58,7 +59,7 @@ class ShRunner(Runner):
         running = timer = None
         expired = threading.Event()
         try:
-            with _spawn_lock, _ctrl_c_deferred():
+            with _spawn_lock, _ctrl_c_deferred(), _exec_failure(sh, argv):
                 running = program(*argv[1:], _bg=True, _bg_exc=False, _tty_out=False,
                                   _env=dict(os.environ, LC_ALL="C"), _in=input,
                                   _ok_code=_ANY_STATUS, _new_group=True, _close_fds=False)
@@ -79,6 +80,62 @@ class ShRunner(Runner):
         if expired.is_set():
             raise CommandTimeout(argv, limit, result.stdout, result.stderr)
         return result
+
+
+# What execve() takes (include/uapi/linux/binfmts.h): one argument or
+# environment string of at most MAX_ARG_STRLEN bytes with its NUL; all of them,
+# with a pointer each, within ARG_MAX (`getconf ARG_MAX`, a quarter of the stack limit).
+MAX_ARG_STRLEN = 32 * os.sysconf("SC_PAGE_SIZE")
+
+
+def check_exec_size(argv: Sequence[str]) -> None:
+    """Refuse (:class:`InvalidArgument` naming the kernel's limit) an argv too
+    long to execute, before anything forks. Commands of less than 32 KiB of
+    text, all of netnswrap's own, pass on a length sum alone."""
+    if sum(map(len, argv)) * 4 < MAX_ARG_STRLEN:  # at most 4 bytes a character in UTF-8
+        return
+    sizes = [len(arg.encode("utf-8", "surrogateescape")) + 1 for arg in argv]
+    longest = max(range(len(sizes)), key=sizes.__getitem__)
+    if sizes[longest] > MAX_ARG_STRLEN:
+        raise InvalidArgument(f"argument {longest} of {argv[0]} is {sizes[longest] - 1} bytes: the kernel "
+                              f"takes at most {MAX_ARG_STRLEN - 1} bytes in one argument (MAX_ARG_STRLEN)")
+    environment = sum(len(key) + len(value) + 2 for key, value in os.environ.items())
+    total = sum(sizes) + environment + 8 * (len(sizes) + len(os.environ) + 2)
+    arg_max = os.sysconf("SC_ARG_MAX")
+    if total > arg_max:
+        raise InvalidArgument(f"the command line of {argv[0]} and the environment are {total} bytes: the "
+                              f"kernel takes at most {arg_max} (ARG_MAX, `getconf ARG_MAX`)")
+
+
+@contextlib.contextmanager
+def _exec_failure(sh, argv: Sequence[str]) -> Iterator[None]:
+    """A child that forked but could not exec (sh's ``ForkException``: no
+    permission, not an executable format, too long for execve) is reaped at
+    once — no zombie per failure — and reported as a typed error."""
+    try:
+        yield
+    except sh.ForkException as exc:
+        _reap_unexecuted(exc)
+        reason = str(exc).strip().splitlines()[-1].strip()  # the last line of the child's traceback
+        if "[Errno 7]" in reason:  # E2BIG: what check_exec_size could not foresee
+            raise InvalidArgument(f"{argv[0]} cannot be executed: {reason} (ARG_MAX, `getconf ARG_MAX`)",
+                                  argv=argv) from None
+        raise CommandError(f"{argv[0]} cannot be executed: {reason}", argv=argv) from None
+
+
+def _reap_unexecuted(exc: BaseException) -> None:
+    """Wait for the child whose exec failed: sh raises from the constructor of
+    its process object, which knows the child's PID, and forgets it."""
+    trace = exc.__traceback__
+    while trace is not None:
+        owner = trace.tb_frame.f_locals.get("self")
+        if type(owner).__name__ == "OProc" and isinstance(getattr(owner, "pid", None), int):
+            try:
+                os.waitpid(owner.pid, 0)  # it has written the error and calls _exit(255)
+            except ChildProcessError:
+                pass
+            return
+        trace = trace.tb_next
 
 
 @contextlib.contextmanager

@@ -1,6 +1,8 @@
-"""The live runner: environment, no tty, exit statuses, timeouts, missing tools."""
+"""The live runner: environment, no tty, exit statuses, timeouts, missing tools,
+commands too long to execute and programs that cannot be executed."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -8,7 +10,10 @@ import time
 import pytest
 
 import netnswrap as nw
+from netnswrap import shrunner
 from netnswrap.shrunner import ShRunner
+
+from proc_state import alive, children
 
 
 def test_import_does_not_import_sh():
@@ -47,18 +52,10 @@ def test_timeout_kills_the_child_and_its_children():
     assert time.monotonic() - started < 10  # generous bound: killed, not waited for 300 s
     grandchild = int(caught.value.stdout.split()[0])
     deadline = time.monotonic() + 5
-    while _alive(grandchild) and time.monotonic() < deadline:
+    while alive(grandchild) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(grandchild)
+    assert not alive(grandchild)
     assert caught.value.argv[0] == "sh" and caught.value.timeout == 1
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ")[1][0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_missing_binary_names_tool_and_package(monkeypatch):
@@ -72,3 +69,49 @@ def test_missing_binary_names_tool_and_package(monkeypatch):
 def test_bad_timeout_is_refused():
     with pytest.raises(nw.InvalidArgument):
         ShRunner(timeout=-1)
+
+
+# --- argv too long to execute, programs that cannot be executed -----------------
+
+@pytest.fixture
+def no_fork(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("forked")
+    monkeypatch.setattr(os, "fork", refuse)
+
+
+def test_an_argument_over_the_kernels_limit_is_refused_before_forking(no_fork):
+    with pytest.raises(nw.InvalidArgument) as caught:
+        ShRunner().run(["echo", "x" * 200000])
+    assert "argument 1 of echo is 200000 bytes" in str(caught.value)
+    assert f"at most {shrunner.MAX_ARG_STRLEN - 1} bytes in one argument (MAX_ARG_STRLEN)" in str(caught.value)
+    with pytest.raises(nw.InvalidArgument, match="MAX_ARG_STRLEN"):
+        nw.Netns(runner=ShRunner()).exec(["echo", "é" * 70000])  # 140,000 bytes in UTF-8
+
+
+def test_a_command_line_over_arg_max_is_refused_before_forking(no_fork):
+    argv = ["echo"] + ["x" * 100000] * (os.sysconf("SC_ARG_MAX") // 100000 + 1)
+    with pytest.raises(nw.InvalidArgument, match=r"the kernel takes at most \d+ \(ARG_MAX"):
+        ShRunner().run(argv)
+
+
+def test_a_long_command_within_the_limits_runs():
+    result = ShRunner().run(["sh", "-c", 'printf %s "$1" | wc -c', "sh", "x" * 100000])
+    assert result.stdout.strip() == "100000"
+
+
+def test_exec_failures_are_typed_and_leave_no_zombie(tmp_path, monkeypatch):
+    """Fifty failures in one long-running process: no zombie accumulates."""
+    not_a_program = tmp_path / "garbage"
+    not_a_program.write_bytes(b"\x7fELF not really")
+    not_a_program.chmod(0o755)
+    for _ in range(25):
+        with pytest.raises(nw.CommandError, match="cannot be executed: .*Exec format error") as caught:
+            ShRunner().run([str(not_a_program)])
+        assert caught.value.argv == (str(not_a_program),)
+    # E2BIG as execve itself reports it, where the check before the fork cannot see it coming
+    monkeypatch.setattr(shrunner, "check_exec_size", lambda argv: None)
+    for _ in range(25):
+        with pytest.raises(nw.InvalidArgument, match=r"Argument list too long.*ARG_MAX"):
+            ShRunner().run(["echo", "x" * 200000])
+    assert children(zombies=True) == []
