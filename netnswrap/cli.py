@@ -40,6 +40,13 @@ exit status: 0 success, 1 error (one line on stderr), 2 usage error, 130 interru
   141 output closed early (`netnswrap topology | head -1`: quietly, like a Unix tool on SIGPIPE)
 """
 
+EXEC_CONVENTION = """\
+everything after NAME is the program's command line, passed on as it is:
+  netnswrap netns exec blue ip --help     ip's help, run in blue (not this help)
+  netnswrap netns exec blue -- ls -l      a `--` before CMD is accepted and dropped
+netnswrap's own options (--dry-run, --replay FILE) go before NAME.
+"""
+
 # 128 + SIGPIPE: what a shell reports for a Unix tool whose reader went away.
 EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE
 
@@ -108,9 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         action = actions.add_parser(name, parents=[common], help=help)
         action.add_argument("name", metavar="NAME")
         action.set_defaults(func=func)
-    run = actions.add_parser("exec", parents=[common],
+    run = actions.add_parser("exec", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
                              help="run a program in a namespace (ip netns exec NAME CMD…); "
-                                  "exits with its exit status")
+                                  "exits with its exit status",
+                             description="Run a program in the namespace NAME, as `ip netns exec NAME CMD…` "
+                                         "does, and exit with its exit status.",
+                             epilog=EXEC_CONVENTION)
     run.add_argument("name", metavar="NAME")
     run.add_argument("argv", metavar="CMD", nargs=argparse.REMAINDER, help="the program and its arguments")
     run.set_defaults(func=cmd_netns_exec, parser=run)
@@ -250,6 +260,10 @@ def cmd_netns_del(args, runner: Runner) -> None:
 
 
 def cmd_netns_exec(args, runner: Runner) -> int:
+    if _is_live(runner):
+        # ip's own failure to enter NAME (missing, no rights) is an error of
+        # netnswrap's, with its hint, not the program's exit status 255.
+        Netns(args.name).exec(["true"])
     result = Netns(args.name).exec(args.argv, check=False)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
@@ -265,6 +279,11 @@ def cmd_record(args, runner: Runner) -> str:
     else:
         recorder.save()
     return f"recorded {len(recorder.interactions)} commands (what topology reads) into {args.file}"
+
+
+def _is_live(runner: Runner) -> bool:
+    from .shrunner import ShRunner
+    return isinstance(runner, ShRunner)
 
 
 def _fail(exc: NetnsWrapError, where: str = "") -> int:

@@ -300,6 +300,33 @@ def test_netns_add_exec_list_del_live():
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
+@live
+def test_netns_exec_into_a_missing_namespace_is_the_standard_error_line():
+    name = unique_netns_name("nwed")
+    done = netnswrap_cli("netns", "exec", name, "sh", "-c", "echo ran")
+    assert f'Cannot open network namespace "{name}": No such file or directory' in one_error_line(done)
+    assert done.stdout == ""
+
+
+def test_netns_exec_without_rights_is_the_standard_error_line_with_the_hint(nobody, netns_factory):
+    prefix, pythonpath = nobody
+    space = netns_factory("nwed")
+    done = netnswrap_cli("netns", "exec", space.name, "sh", "-c", "echo ran", prefix=prefix, pythonpath=pythonpath)
+    assert "needs root or CAP_NET_ADMIN/CAP_SYS_ADMIN" in one_error_line(done)
+    assert done.stdout == ""
+
+
+@live
+def test_everything_after_the_namespace_name_is_the_programs_command_line(netns_factory):
+    space = netns_factory("nwed")
+    program = ("sh", "-c", 'echo "$@"', "sh", "--help", "--dry-run", "--", "-n")
+    for args in ((space.name, *program), (space.name, "--", *program), ("--", space.name, *program)):
+        done = netnswrap_cli("netns", "exec", *args, check_status=0)
+        assert done.stdout == "--help --dry-run -- -n\n"
+    own_help = netnswrap_cli("netns", "exec", "--help", path="", check_status=0).stdout
+    assert "everything after NAME is the program's command line" in own_help
+
+
 @pytest.fixture
 def veth_between(netns_factory):
     """veth1 in namespace one, its peer veth0 in namespace two."""
