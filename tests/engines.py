@@ -96,7 +96,7 @@ def _skip_if(reason: str) -> None:
 @contextlib.contextmanager
 def busybox_rootfs_made() -> Iterator[Path]:
     """A tar holding /bin/busybox (static), /bin/sh and /bin/sleep."""
-    busybox = shutil.which("busybox")
+    busybox = shutil.which("busybox") or ""
     linkage = sh(["ldd", busybox], check=False) if busybox else None
     if linkage is None or "not a dynamic executable" not in linkage.stdout + linkage.stderr:
         pytest.skip("needs a static busybox (Debian package busybox-static)")
@@ -112,9 +112,9 @@ def busybox_rootfs_made() -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def image_made(engine: str, rootfs: Path) -> Iterator[str]:
+def image_made(engine: str, rootfs: Path, prefix: str = PREFIX) -> Iterator[str]:
     """``ENGINE import`` of the rootfs as ``nwct<PID>-busybox``; removed after."""
-    image = f"{PREFIX}-busybox:latest" if engine == "docker" else f"localhost/{PREFIX}-busybox:latest"
+    image = f"{prefix}-busybox:latest" if engine == "docker" else f"localhost/{prefix}-busybox:latest"
     sh([engine, "import", "-c", 'CMD ["sleep","600"]', str(rootfs), image])
     try:
         yield image
@@ -130,10 +130,10 @@ def inspected(engine: str, name: str) -> Dict[str, object]:
 
 
 @contextlib.contextmanager
-def docker_containers_made(image: str) -> Iterator[Dict[str, dict]]:
+def docker_containers_made(image: str, prefix: str = PREFIX) -> Iterator[Dict[str, dict]]:
     """``web`` and ``db`` running ``sleep 600`` on docker0, ``idle`` created
     only: {"web": docker's own answer (id, name, image, pid), …}."""
-    names = {role: f"{PREFIX}-{role}" for role in ("web", "db", "idle")}
+    names = {role: f"{prefix}-{role}" for role in ("web", "db", "idle")}
     try:
         for role in ("web", "db"):
             sh(["docker", "run", "-d", "--name", names[role], image, "sleep", "600"])
@@ -154,28 +154,28 @@ def podman_container_made(image: str) -> Iterator[dict]:
             image, "sleep", "600"])
         yield dict(inspected("podman", name), netns=netns)
     finally:
-        sh(["podman", "rm", "-f", name], check=False)
+        sh(["podman", "rm", "-f", "-t", "0", name], check=False)
         sh(["ip", "netns", "del", netns], check=False)
 
 
-def _cni(command: str, node: str, pod: str, conf: str) -> subprocess.CompletedProcess:
+def _cni(command: str, node: str, pod: str, conf: str, prefix: str) -> subprocess.CompletedProcess:
     """The CNI bridge plugin run in the node namespace (so the bridge, and the
     forwarding it turns on, stay there). Equivalent to: ``ip netns exec NODE
     env CNI_COMMAND=… /usr/lib/cni/bridge < conf``."""
-    env = {"CNI_COMMAND": command, "CNI_CONTAINERID": f"{PREFIX}pod", "CNI_NETNS": f"/run/netns/{pod}",
+    env = {"CNI_COMMAND": command, "CNI_CONTAINERID": f"{prefix}pod", "CNI_NETNS": f"/run/netns/{pod}",
            "CNI_IFNAME": "eth0", "CNI_PATH": CNI_PATH}
     argv = ["ip", "netns", "exec", node, "env", *(f"{k}={v}" for k, v in env.items()), f"{CNI_PATH}/bridge"]
     return sh(argv, check=False, input=conf)
 
 
 @contextlib.contextmanager
-def cni_pod_made() -> Iterator[dict]:
+def cni_pod_made(prefix: str = PREFIX) -> Iterator[dict]:
     """A node namespace, a pod namespace wired to the node's bridge by the CNI
     ``bridge`` plugin (host-local IPAM, isDefaultGateway) and a pause process
     in the pod: {"node", "pod", "bridge", "pid", "result": the plugin's ADD answer}."""
-    node, pod, bridge = f"{PREFIX}-node", f"{PREFIX}-pod", f"{PREFIX}br"[:15]
-    with tempfile.TemporaryDirectory(prefix=f"{PREFIX}-cni-") as state:
-        conf = json.dumps({"cniVersion": "1.0.0", "name": PREFIX, "type": "bridge", "bridge": bridge,
+    node, pod, bridge = f"{prefix}-node", f"{prefix}-pod", f"{prefix}br"[:15]
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}-cni-") as state:
+        conf = json.dumps({"cniVersion": "1.0.0", "name": prefix, "type": "bridge", "bridge": bridge,
                            "isGateway": True, "isDefaultGateway": True, "ipMasq": False,
                            "ipam": {"type": "host-local", "subnet": SUBNET, "dataDir": state}})
         pause: Optional[subprocess.Popen] = None
@@ -183,7 +183,7 @@ def cni_pod_made() -> Iterator[dict]:
         try:
             sh(["ip", "netns", "add", node])
             sh(["ip", "netns", "add", pod])
-            answer = _cni("ADD", node, pod, conf)
+            answer = _cni("ADD", node, pod, conf, prefix)
             if answer.returncode != 0:
                 raise RuntimeError(f"CNI ADD failed: {answer.stdout} {answer.stderr}")
             added = True
@@ -199,7 +199,7 @@ def cni_pod_made() -> Iterator[dict]:
                     pause.send_signal(signal.SIGKILL)
                     pause.wait()
                     pause.stdout.close()  # type: ignore[union-attr]
-                deleted = _cni("DEL", node, pod, conf) if added else None
+                deleted = _cni("DEL", node, pod, conf, prefix) if added else None
             finally:
                 sh(["ip", "netns", "del", pod], check=False)
                 sh(["ip", "netns", "del", node], check=False)
