@@ -13,44 +13,52 @@ runner: ``nw.link_list()`` is ``nw.Netns().link_list()``.
 """
 from __future__ import annotations
 
-import functools
-
+from .batching import cleanup
 from .errors import (AddressExists, AddressNotFound, CassetteError, CommandError, CommandTimeout,
-                     DeviceCannotMove, InvalidAddress, InvalidArgument, InvalidMTU, InvalidName,
-                     LinkExists, LinkNotFound, NamespaceExists, RouteExists, RouteNotFound, ContainerNotFound, NamespaceNotFound, NetnsWrapError,
-                     NotSupported, ParseError, PermissionDenied, ProcessNotFound, ReplayMismatch,
-                     ToolNotFound, ToolUnsupported, UsageError)
-from .netns import Netns
-from .runners import DryRunRunner, Result, Runner, get_runner, use_runner
+                     ContainerNotFound, DeviceCannotMove, InvalidAddress, InvalidArgument, InvalidMTU,
+                     InvalidName, LinkExists, LinkNotFound, NamespaceExists, NamespaceNotFound,
+                     NetnsWrapError, NotSupported, ParseError, PermissionDenied, ProcessNotFound,
+                     ReplayMismatch, RouteExists, RouteNotFound, ToolNotFound, ToolUnsupported,
+                     UsageError)
+from .handle import Netns
+from .defaults import get_runner, use_runner
+from .runners import DryRunRunner, Result, Runner
 
-# Loaded now: importing a submodule later would set nw.batch / nw.topology to
-# the module, over the functions of those names defined below.
-from . import batch as _batch, topology as _topology  # noqa: F401
+__version__ = "0.2.0"
 
-__version__ = "0.1.0"
+# The caller's own namespace with the default runner of each call: module-level
+# functions are its bound methods, written out so that type checkers see them.
+_caller = Netns()
+netns_add = _caller.netns_add
+netns_del = _caller.netns_del
+netns_list = _caller.netns_list
+netns_exists = _caller.netns_exists
+netns_pids = _caller.netns_pids
+netns_identify = _caller.netns_identify
+netns_attach = _caller.netns_attach
+link_list = _caller.link_list
+link_show = _caller.link_show
+veth_add = _caller.veth_add
+bridge_add = _caller.bridge_add
+link_set = _caller.link_set
+link_set_up = _caller.link_set_up
+link_set_down = _caller.link_set_down
+link_del = _caller.link_del
+addr_list = _caller.addr_list
+addr_add = _caller.addr_add
+addr_del = _caller.addr_del
+ethtool_stats = _caller.ethtool_stats
+ethtool_features = _caller.ethtool_features
+ethtool_driver = _caller.ethtool_driver
+can_move = _caller.can_move
+exec = _caller.exec
+veth_peer = _caller.veth_peer
+topology = _caller.topology
+batch = _caller.batch
 
 # The methods of Netns that are also module-level functions on the caller's namespace.
-HANDLE_METHODS = (
-    "netns_add", "netns_del", "netns_list", "netns_exists", "netns_pids", "netns_identify",
-    "netns_attach", "link_list", "link_show", "veth_add", "bridge_add", "link_set",
-    "link_set_up", "link_set_down", "link_del", "addr_list", "addr_add", "addr_del",
-    "ethtool_stats", "ethtool_features", "ethtool_driver", "can_move", "exec", "veth_peer",
-    "topology", "batch",
-)
-
-
-def _on_own_namespace(name: str):
-    method = getattr(Netns, name)
-
-    @functools.wraps(method)
-    def function(*args, **kwargs):
-        return method(Netns(), *args, **kwargs)
-    return function
-
-
-for _name in HANDLE_METHODS:
-    globals()[_name] = _on_own_namespace(_name)
-del _name
+HANDLE_METHODS = tuple(name for name, value in list(globals().items())
+                       if getattr(value, "__self__", None) is _caller)
 
 
 def __getattr__(name: str):
@@ -66,10 +74,10 @@ def __getattr__(name: str):
 
 __all__ = [
     "Netns", "Result", "Runner", "DryRunRunner", "ShRunner", "RecordingRunner", "ReplayRunner",
-    "use_runner", "get_runner", "NetnsWrapError", "CommandError", "NamespaceExists",
+    "use_runner", "get_runner", "cleanup", "NetnsWrapError", "CommandError", "NamespaceExists",
     "NamespaceNotFound", "LinkExists", "LinkNotFound", "AddressExists", "AddressNotFound",
-    "RouteExists", "RouteNotFound", "ContainerNotFound", "PermissionDenied", "DeviceCannotMove", "ProcessNotFound", "NotSupported", "ToolUnsupported",
-    "InvalidArgument", "InvalidName", "InvalidAddress", "InvalidMTU", "UsageError",
-    "ToolNotFound", "CommandTimeout", "ParseError", "ReplayMismatch", "CassetteError",
-    *HANDLE_METHODS,
+    "RouteExists", "RouteNotFound", "ContainerNotFound", "PermissionDenied", "DeviceCannotMove",
+    "ProcessNotFound", "NotSupported", "ToolUnsupported", "InvalidArgument", "InvalidName",
+    "InvalidAddress", "InvalidMTU", "UsageError", "ToolNotFound", "CommandTimeout", "ParseError",
+    "ReplayMismatch", "CassetteError", *HANDLE_METHODS,
 ]

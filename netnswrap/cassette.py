@@ -43,7 +43,7 @@ from typing import Deque, Dict, List, Optional, Sequence, Tuple
 
 from .errors import (CassetteError, CommandTimeout, InvalidArgument, NetnsWrapError, ReplayMismatch,
                      ToolNotFound)
-from .runners import Result, Runner
+from .runners import MKTEMP, Result, Runner
 from .validate import check_runner
 
 VERSION = 1
@@ -108,6 +108,31 @@ class RecordingRunner(Runner):
     def pause(self, seconds: float) -> None:
         """As ``inner`` pauses (a live runner waits, a replay re-recorded does not)."""
         self.inner.pause(seconds)
+
+    def caller_pid(self) -> int:
+        """``inner``'s, kept in meta as ``caller_pid`` so that a replay in
+        another process names the caller's namespace as this run did."""
+        pid = self.inner.caller_pid()
+        self.meta.setdefault("caller_pid", pid)
+        return pid
+
+    def scratch_dir(self) -> str:
+        path = self.inner.scratch_dir()
+        self._keep({"argv": list(MKTEMP), "stdin": None, "returncode": 0, "stdout": path + "\n", "stderr": ""})
+        return path
+
+    def write_file(self, path: str, text: str) -> None:
+        self.inner.write_file(path, text)
+        self._keep({"argv": ["tee", path], "stdin": text, "returncode": 0, "stdout": text, "stderr": ""})
+
+    def read_file(self, path: str) -> str:
+        text = self.inner.read_file(path)
+        self._keep({"argv": ["cat", path], "stdin": None, "returncode": 0, "stdout": text, "stderr": ""})
+        return text
+
+    def remove_dir(self, path: str) -> None:
+        self.inner.remove_dir(path)
+        self._keep({"argv": ["rm", "-rf", path], "stdin": None, "returncode": 0, "stdout": "", "stderr": ""})
 
     def _keep(self, entry: dict) -> None:
         with self._lock:
@@ -196,6 +221,11 @@ class ReplayRunner(Runner):
 
     def pause(self, seconds: float) -> None:
         """A replay answers at once: nothing needs to settle."""
+
+    def caller_pid(self) -> int:
+        """The recording process's (meta ``caller_pid``), else this one's."""
+        pid = self.meta.get("caller_pid")
+        return pid if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 else os.getpid()
 
     def _mismatch(self, argv: tuple, input: Optional[str]) -> str:
         where = f"cassette {self.path}"

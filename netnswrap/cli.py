@@ -20,8 +20,9 @@ from typing import List, Optional
 
 from . import __version__
 from .errors import CassetteError, InvalidArgument, NetnsWrapError, ParseError
-from .netns import Netns
-from .runners import DryRunRunner, Runner, use_runner
+from .handle import Netns
+from .defaults import use_runner
+from .runners import DryRunRunner, Runner
 
 EXAMPLES = """\
 examples:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import List, Optional, TextIO
 
 from .errors import CommandError, NamespaceNotFound, NetnsWrapError
-from .netns import Netns
+from .handle import Netns
 from .runners import DryRunRunner, Runner
 
 # Programs the live demo runs.
@@ -304,7 +304,7 @@ def by_index(links: List[dict], ifindex) -> str:
 
 def peer_line(peer: dict) -> str:
     """Where a peer (``veth_peer``'s answer) is: ``veth0 (ifindex 5) in netns blue``."""
-    from .topology import describe
+    from .nsids import describe
     return f"{peer['ifname']} (ifindex {peer['ifindex']}) in {describe((peer['netns'], peer['pid']))}"
 
 

@@ -30,8 +30,8 @@ from pathlib import Path
 import pytest
 
 from .errors import NamespaceNotFound
-from .netns import Netns
-from .runners import use_runner
+from .handle import Netns
+from .defaults import use_runner
 
 _serial = itertools.count(1)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Dict, List, Optional, Tuple
 
-from .topology import describe, place
+from .nsids import describe, place
 
 
 def tree(topology: dict) -> str:

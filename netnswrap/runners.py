@@ -9,14 +9,32 @@ set with :func:`use_runner`.
 """
 from __future__ import annotations
 
-import contextlib
+import os
 import shlex
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, TypedDict
 
-from .errors import classify
+from .classify import classify
+
+# Where batches keep their scripts, progress and undo records (see netnswrap.batching).
+SCRATCH_ROOT = "/run/netnswrap"
+
+
+class IpTools(TypedDict):
+    """What the ``ip`` behind a runner can do (learnt from ``ip -V``)."""
+
+    json: bool
+    busybox: bool
+    version: Optional[Tuple[int, int]]
+
+
+@dataclass
+class Facts:
+    """What a runner has learnt about the tools and the system behind it."""
+
+    ip: Optional[IpTools] = None      # the `ip` in use, once probed
+    netns_deleted: bool = False       # a namespace was deleted: retry LinkExists on reuse
 
 
 @dataclass(frozen=True)
@@ -50,10 +68,17 @@ class Runner:
 
     ``facts`` caches what was learnt about the tools behind this runner
     (e.g. whether ``ip`` speaks JSON), so it is decided once per runner.
+
+    Besides commands, a batch asks its runner for a private directory and
+    files in it (:meth:`scratch_dir`, :meth:`write_file`, :meth:`read_file`,
+    :meth:`remove_dir`): they live where the commands run. Here they run as
+    the commands they are equivalent to (``mktemp``, ``tee``, ``cat``,
+    ``rm``), so a replay answers them from its cassette and a dry run only
+    prints them; the live runner does them in Python.
     """
 
     def __init__(self) -> None:
-        self.facts: dict = {}
+        self.facts = Facts()
 
     def run(self, argv: Sequence[str], *, input: Optional[str] = None,
             timeout: Optional[float] = None) -> Result:
@@ -64,6 +89,28 @@ class Runner:
         nothing live, like a replay or a dry run, need not wait)."""
         time.sleep(seconds)
 
+    def caller_pid(self) -> int:
+        """A process in the caller's namespace (for ``netns PID`` arguments)."""
+        return os.getpid()
+
+    def scratch_dir(self) -> str:
+        """A new directory only this batch uses. Equivalent to: ``mktemp -d -p /run/netnswrap batch.XXXXXXXX``"""
+        made = self.run(MKTEMP).stdout.strip()
+        return made or f"{SCRATCH_ROOT}/batch.DRYRUN"
+
+    def write_file(self, path: str, text: str) -> None:
+        """Create ``path`` holding ``text``. Equivalent to: ``tee PATH <<EOF``"""
+        self.run(("tee", path), input=text).check()
+
+    def read_file(self, path: str) -> str:
+        """``path``'s text, '' if it is missing. Equivalent to: ``cat PATH``"""
+        result = self.run(("cat", path))
+        return result.stdout if result.ok else ""
+
+    def remove_dir(self, path: str) -> None:
+        """Remove a :meth:`scratch_dir` and what it holds. Equivalent to: ``rm -rf PATH``"""
+        self.run(("rm", "-rf", path))
+
 
 @dataclass
 class DryRunRunner(Runner):
@@ -73,7 +120,7 @@ class DryRunRunner(Runner):
 
     print_commands: bool = False
     commands: List[List[str]] = field(default_factory=list)
-    facts: dict = field(default_factory=dict)
+    facts: Facts = field(default_factory=Facts)
 
     def run(self, argv, *, input=None, timeout=None) -> Result:
         self.commands.append(list(argv))
@@ -85,34 +132,4 @@ class DryRunRunner(Runner):
         """Nothing runs, so nothing needs to settle."""
 
 
-_default_lock = threading.Lock()
-_default: Optional[Runner] = None
-
-
-def get_runner() -> Runner:
-    """The default runner: the one :func:`use_runner` set, else a :class:`ShRunner`."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            from .shrunner import ShRunner
-            _default = ShRunner()
-        return _default
-
-
-@contextlib.contextmanager
-def use_runner(runner: Runner) -> Iterator[Runner]:
-    """Make ``runner`` the default runner for the duration of the block.
-
-    The default is process-wide (every thread sees it), so set it from one
-    thread at a time; handles given ``runner=`` explicitly are not affected.
-    """
-    global _default
-    from .validate import check_runner
-    check_runner(runner)
-    with _default_lock:
-        previous, _default = _default, runner
-    try:
-        yield runner
-    finally:
-        with _default_lock:
-            _default = previous
+MKTEMP = ("mktemp", "-d", "-p", SCRATCH_ROOT, "batch.XXXXXXXX")

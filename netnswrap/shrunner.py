@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import stat
+import tempfile
 import threading
+import warnings
 from typing import Iterator, Optional, Sequence
 
-from .errors import CommandError, CommandTimeout, InvalidArgument, ToolNotFound
-from .runners import Result, Runner
+from .errors import CommandError, CommandTimeout, InvalidArgument, NetnsWrapError, ToolNotFound
+from .runners import SCRATCH_ROOT, Result, Runner
 from .validate import check_argv, check_timeout
 
 # Exit statuses sh must hand back instead of raising: all of them, including
@@ -26,6 +30,25 @@ _ANY_STATUS = tuple(range(-64, 256))
 # fork. Only the spawn is locked (until the child has exec'd): waiting for
 # commands and reading their output go on in parallel.
 _spawn_lock = threading.Lock()
+
+# Python 3.12+ warns at every fork() from a process with threads (sh's own
+# reader threads suffice) that the child may deadlock on a lock another thread
+# held. sh's child runs only os-level calls between fork and exec (no import,
+# no logging, nothing of netnswrap's), and the spawn lock above keeps two
+# spawns from interleaving: that risk is handled, so exactly this warning,
+# raised from sh's fork, is silenced; the same text from anywhere else, and
+# every other warning, still shows. A module-level filter (installed on the
+# first spawn, again if a test framework reset the filters), not
+# warnings.catch_warnings, which is not thread-safe.
+FORK_WARNING = (r"This process \(pid=\d+\) is multi-threaded, use of fork\(\) may lead to "
+                r"deadlocks in the child\.")
+
+
+def quiet_fork_warning() -> None:
+    """Install the filter for sh's fork warning, unless it is in place."""
+    if not any(entry[0] == "ignore" and entry[1] is not None and entry[1].pattern == FORK_WARNING
+               for entry in warnings.filters):
+        warnings.filterwarnings("ignore", message=FORK_WARNING, category=DeprecationWarning, module=r"sh\Z")
 
 
 class ShRunner(Runner):
@@ -50,6 +73,7 @@ class ShRunner(Runner):
         argv = check_argv(argv)
         limit = self.timeout if timeout is None else check_timeout(timeout)
         check_exec_size(argv)
+        quiet_fork_warning()
         try:
             program = sh.Command(argv[0])
         except sh.CommandNotFound:
@@ -80,6 +104,53 @@ class ShRunner(Runner):
         if expired.is_set():
             raise CommandTimeout(argv, limit, result.stdout, result.stderr)
         return result
+
+    def scratch_dir(self) -> str:
+        """A new private directory under /run/netnswrap (root's, mode 0700;
+        refused if anyone else could write there, since root runs what it
+        holds), or under the temporary directory for a user who cannot
+        create /run/netnswrap (nothing that needs the files works for them).
+        Equivalent to: ``mktemp -d -p /run/netnswrap batch.XXXXXXXX``"""
+        try:
+            os.makedirs(SCRATCH_ROOT, mode=0o700, exist_ok=True)
+        except PermissionError:
+            return tempfile.mkdtemp(prefix="netnswrap-batch.")
+        except OSError as exc:
+            raise NetnsWrapError(f"cannot create {SCRATCH_ROOT}: {exc.strerror or exc}") from None
+        info = os.lstat(SCRATCH_ROOT)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            raise NetnsWrapError(f"{SCRATCH_ROOT} must be a directory of yours that no one else can write to")
+        try:
+            return tempfile.mkdtemp(prefix="batch.", dir=SCRATCH_ROOT)
+        except OSError as exc:
+            raise NetnsWrapError(f"cannot create a directory in {SCRATCH_ROOT}: {exc.strerror or exc}") from None
+
+    def write_file(self, path: str, text: str) -> None:
+        """Create ``path`` (it must not exist) holding all of ``text``; a short
+        write (a full disk) is a :class:`NetnsWrapError`. Equivalent to: ``tee PATH <<EOF``"""
+        data = text.encode()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise NetnsWrapError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+    def read_file(self, path: str) -> str:
+        """``path``'s text, '' if it is missing. Equivalent to: ``cat PATH``"""
+        try:
+            with open(path, "rb") as file:
+                return _text(file.read())
+        except OSError:
+            return ""
+
+    def remove_dir(self, path: str) -> None:
+        """Equivalent to: ``rm -rf PATH``"""
+        shutil.rmtree(path, ignore_errors=True)
 
 
 # What execve() takes (include/uapi/linux/binfmts.h): one argument or

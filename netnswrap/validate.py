@@ -55,6 +55,16 @@ def check_ifname(name) -> str:
     return name
 
 
+def check_new_ifname(name) -> str:
+    """A name for a device to create or rename to: :func:`check_ifname`, and no
+    '%' (the kernel would make ``a%d`` into ``a0``, a name the caller cannot know)."""
+    check_ifname(name)
+    if "%" in name:
+        raise InvalidName(f"invalid interface name {name!r}: must not contain '%' "
+                          "(the kernel would replace %d with a number of its choice)")
+    return name
+
+
 def check_netns_name(name) -> str:
     """A namespace name: 1–255 bytes, no '/', whitespace or control
     characters, not '.'/'..', not starting with '-'."""

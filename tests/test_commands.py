@@ -4,15 +4,17 @@ from __future__ import annotations
 import pytest
 
 import netnswrap as nw
-from netnswrap import commands
-from netnswrap.runners import Result
+from netnswrap.ops import ethtool, link
+from netnswrap.runners import Facts, Result
+from netnswrap.where import Where
 
 
 @pytest.fixture
 def runner(mocker):
     """A runner whose every command succeeds with empty output (no `ip -V` facts: iproute2)."""
     fake = mocker.Mock(spec=nw.Runner)
-    fake.facts = {"ip": {"json": True, "busybox": False, "version": (6, 1)}}
+    fake.facts = Facts(ip={"json": True, "busybox": False, "version": (6, 1)})
+    fake.caller_pid.return_value = 4242
     fake.run.side_effect = lambda argv, **kw: Result(tuple(argv), 0, "[]" if "-j" in argv else "", "")
     return fake
 
@@ -108,13 +110,13 @@ def test_seed_walkthrough_under_dry_run():
 
 
 def test_placement_for_an_ip_without_netns_support():
-    assert commands.place(("ip", "link"), "blue", ip_has_netns=False) == \
+    assert Where("blue").place(("ip", "link"), ip_has_netns=False) == \
         ("nsenter", "--net=/run/netns/blue", "ip", "link")
 
 
 def test_builders_return_tuples_of_str():
-    for argv in (commands.veth_add("a", "b", "7"), commands.link_set("a", mtu=1500),
-                 commands.place(commands.ethtool_stats("a"), pid=3)):
+    for argv in (link.veth("a", "b", "7").argv, link.set_("a", mtu=1500),
+                 Where(pid=3).place(ethtool.stats_argv("a"))):
         assert isinstance(argv, tuple) and all(isinstance(arg, str) for arg in argv)
 
 
@@ -132,7 +134,7 @@ def test_use_runner_restores_the_previous_default():
 
 
 def test_link_exists_is_retried_a_fixed_number_of_times_only_after_a_deletion(runner):
-    from netnswrap.netns import TEARDOWN_RETRIES
+    from netnswrap.handle import TEARDOWN_RETRIES
     runner.run.side_effect = lambda argv, **kw: Result(
         tuple(argv), *((2, "", "RTNETLINK answers: File exists\n") if argv[1] == "link" else (0, "", "")))
     handle = nw.Netns(runner=runner)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 import netnswrap as nw
-from netnswrap.errors import classify, inner_command
+from netnswrap.classify import classify, inner_command
 
 from catalog import CATALOG, expected, load_cases
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import netnswrap as nw
-from netnswrap import commands
+from netnswrap.nsids import MEMBERS
 from netnswrap import render
 from netnswrap.runners import Result, Runner
 from netnswrap.topology import _split_all
@@ -107,7 +107,7 @@ class Fake(Runner):
 
     def __init__(self, answers):
         super().__init__()
-        self.facts["ip"] = {"json": True, "busybox": False, "version": (6, 1)}
+        self.facts.ip = {"json": True, "busybox": False, "version": (6, 1)}
         self.answers = answers
         self.ran = []
 
@@ -141,7 +141,7 @@ def two_hosts():
     return {
         "ip -j netns list": [{"name": "h1"}, {"name": "h2"}],
         "readlink /proc/self/ns/net": "net:[100]\n",
-        shlex.join(commands.netns_members()):  # the reading shell is PID 99, in the caller's namespace
+        shlex.join(MEMBERS):  # the reading shell is PID 99, in the caller's namespace
             "99\n/proc/1/ns/net 100\n/proc/11/ns/net 201\n/proc/12/ns/net 202\n/proc/99/ns/net 100\n",
         "lsns -J -t net": lsns((100, 1, "unassigned"), (201, 11, "unassigned"), (202, 12, "unassigned")),
         "ip -all netns exec ip -d -j addr show":
@@ -255,7 +255,7 @@ def test_dry_run_topology_runs_only_reads_and_is_empty():
     runner = nw.DryRunRunner()
     assert nw.Netns(runner=runner).topology() == {"namespaces": [], "veth_pairs": [], "bridges": []}
     assert [" ".join(argv) for argv in runner.commands] == [
-        "ip -V", "ip -j netns list", " ".join(commands.netns_members()), "lsns -J -t net"]
+        "ip -V", "ip -j netns list", " ".join(MEMBERS), "lsns -J -t net"]
 
 
 # --- ip -all netns exec output --------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 import netnswrap as nw
-from netnswrap import commands
+from netnswrap.ops import addr, link
+from netnswrap.where import Where
 from netnswrap.validate import (check_argv, check_cidr, check_ifname, check_lladdr, check_mtu,
                                 check_netns_name, check_pid, check_timeout)
 
@@ -86,13 +87,15 @@ def test_lladdr_and_argv():
 
 
 @pytest.mark.parametrize("call", [
-    lambda: commands.veth_add("veth0", "a" * 16),
-    lambda: commands.link_set("veth0", netns="a/b"),
-    lambda: commands.link_set("veth0", mtu=10),
-    lambda: commands.link_set("veth0"),
-    lambda: commands.link_set("veth0", master="br0", nomaster=True),
-    lambda: commands.addr_add("veth0", "10.1.1.1"),
-    lambda: commands.place(("ip", "link"), "-n"),
+    lambda: link.veth("veth0", "a" * 16),
+    lambda: link.veth("a%d", "b"),
+    lambda: nw.Netns(runner=nw.DryRunRunner()).link_set("veth0", netns="a/b"),
+    lambda: link.set_("veth0", mtu=10),
+    lambda: link.set_("veth0"),
+    lambda: link.set_("veth0", name="e%d"),
+    lambda: link.set_("veth0", master="br0", nomaster=True),
+    lambda: addr.add("veth0", "10.1.1.1"),
+    lambda: Where("-n").place(("ip", "link")),
 ])
 def test_builders_validate_before_building(call):
     with pytest.raises(nw.InvalidArgument):

@@ -1,0 +1,200 @@
+"""Links: ``ip link add/set/del/show`` and whether a device may change namespace."""
+from __future__ import annotations
+
+from typing import List, Optional
+
+from ..errors import InvalidArgument, LinkNotFound, NetnsWrapError
+from ..validate import check_flag, check_ifname, check_lladdr, check_mtu, check_new_ifname
+from ..where import Argv, Where
+from . import Changes, Reads, Undo, Write, where_of
+
+# Kinds the kernel marks netns-local (NETIF_F_NETNS_LOCAL; dev->netns_local
+# in 6.12-6.14, dev->netns_immutable since 6.15): they never change namespace.
+NETNS_LOCAL_KINDS = frozenset({"bridge", "bond", "team", "vrf", "openvswitch", "batadv", "wpan",
+                               "lowpan"})
+
+# Words `ip link add/set/del` reads as keywords where a device name stands
+# (iproute2 ip/iplink.c iplink_parse): these as written, and the second set
+# also abbreviated ("a" is "address", "no" is "nomaster", "h" is "help").
+_LINK_KEYWORDS = frozenset("dev up down name index mtu inet netns multicast allmulticast promisc "
+                           "trailers arp carrier vf vrf group mode state protodown protodown_reason "
+                           "brd qlen xdp xdpgeneric xdpdrv xdpoffload parentdev gso_max_size "
+                           "gso_max_segs gro_max_size gso_ipv4_max_size gro_ipv4_max_size".split())
+_LINK_KEYWORD_PREFIXES = ("link", "address", "broadcast", "txqueuelen", "txqlen", "master",
+                          "nomaster", "dynamic", "type", "alias", "numtxqueues", "numrxqueues",
+                          "addrgenmode", "link-netns", "link-netnsid", "help")
+
+
+def device(dev: str) -> Argv:
+    """A device name for ``ip link add/set/del``: bare, or after ``dev`` when
+    ip would read it as a keyword (then ``ip link add up type veth`` would
+    create a veth named by the kernel, with IFF_UP set)."""
+    check_ifname(dev)
+    keyword = dev in _LINK_KEYWORDS or any(word.startswith(dev) for word in _LINK_KEYWORD_PREFIXES)
+    return ("dev", dev) if keyword else (dev,)
+
+
+def show(obj: str, json: bool, details: bool) -> Argv:
+    """``ip [-d] [-j] OBJ show``"""
+    return ("ip",) + ("-d",) * details + ("-j",) * json + (obj, "show")
+
+
+def list_(json: bool = True, details: bool = True) -> Argv:
+    """``ip -d -j link show`` (without ``-j`` with ``json=False``, without
+    ``-d`` with ``details=False``: busybox ``ip`` has neither)"""
+    return show("link", json, details)
+
+
+def show_dev(dev: str, json: bool = True, details: bool = True) -> Argv:
+    """``ip -d -j link show dev DEV`` (options as in :func:`list_`)"""
+    return list_(json, details) + ("dev", check_ifname(dev))
+
+
+def create(name: str, kind_args: Argv) -> Write:
+    """``ip link add NAME KIND_ARGS…`` (undone by ``ip link del NAME``)"""
+    return Write(("ip", "link", "add") + device(check_new_ifname(name)) + kind_args,
+                 undo=Undo(("ip", "link", "del") + device(name)), reuses_name=True)
+
+
+def veth(name: str, peer: str, peer_netns: Optional[str] = None,
+         peer_where: Optional[Where] = None) -> Write:
+    """``ip link add NAME type veth peer name PEER [netns NS]``
+
+    ``peer_netns`` is the ``netns`` argument (:meth:`Where.ref`), ``peer_where``
+    the namespace it names."""
+    args: Argv = ("type", "veth", "peer", "name", check_new_ifname(peer))
+    write = create(name, args + (("netns", peer_netns) if peer_netns is not None else ()))
+    return Write(write.argv, touches=(peer_where,) if peer_where else (), undo=write.undo,
+                 reuses_name=True)
+
+
+def set_(dev: str, *, up: Optional[bool] = None, mtu: Optional[int] = None,
+         master: Optional[str] = None, nomaster: bool = False, netns: Optional[str] = None,
+         name: Optional[str] = None, address: Optional[str] = None) -> Argv:
+    """``ip link set dev DEV [up|down] [mtu N] [master BR|nomaster] [netns NS] [name NEW] [address LLADDR]``
+
+    ``netns`` is the ``netns`` argument as :meth:`Where.ref` gives it. A move
+    alone is written as the seed and ip-link(8) write it: ``ip link set DEV netns NS``.
+    """
+    argv: Argv = ("ip", "link", "set", "dev", check_ifname(dev))
+    check_flag(up, "up")
+    check_flag(nomaster, "nomaster")
+    if netns is not None and not nomaster and all(v is None for v in (up, mtu, master, name, address)):
+        return ("ip", "link", "set") + device(dev) + ("netns", netns)
+    if up is not None:
+        argv += ("up",) if up else ("down",)
+    if mtu is not None:
+        argv += ("mtu", check_mtu(mtu))
+    if master is not None and nomaster:
+        raise InvalidArgument("'master' and 'nomaster' exclude each other")
+    if master is not None:
+        argv += ("master", check_ifname(master))
+    if nomaster:
+        argv += ("nomaster",)
+    if netns is not None:
+        argv += ("netns", netns)
+    if name is not None:
+        argv += ("name", check_new_ifname(name))
+    if address is not None:
+        argv += ("address", check_lladdr(address))
+    if len(argv) == 5:
+        raise InvalidArgument(f"link_set({dev!r}) needs at least one change: "
+                              "up, mtu, master, nomaster, netns, name or address")
+    return argv
+
+
+def delete(dev: str) -> Write:
+    """``ip link del DEV`` (not undone)"""
+    return Write(("ip", "link", "del") + device(dev))
+
+
+class LinkWrites(Changes):
+    def veth_add(self, name: str, peer: str, *, peer_netns=None) -> None:
+        """Create a veth pair; the peer end directly in ``peer_netns`` (a name,
+        a ``Netns``, a batch scope or a PID) when given.
+        Equivalent to: ``ip link add NAME type veth peer name PEER [netns NS]``"""
+        there = where_of(peer_netns) if peer_netns is not None else None
+        self._apply(veth(name, peer, self._ref(there) if there else None, there))
+
+    def bridge_add(self, name: str) -> None:
+        """Create a bridge. Equivalent to: ``ip link add NAME type bridge``"""
+        self._apply(create(name, ("type", "bridge")))
+
+    def link_set(self, dev: str, *, up: Optional[bool] = None, mtu: Optional[int] = None,
+                 master: Optional[str] = None, nomaster: bool = False, netns=None,
+                 name: Optional[str] = None, address: Optional[str] = None) -> None:
+        """Change a link: state, MTU, bridge, namespace (a name, ``Netns``,
+        batch scope or PID), name, MAC. In a batch, a move and a rename are
+        undone (moved back, renamed back); state, MTU, master and MAC are not.
+        Equivalent to: ``ip link set dev DEV [up|down] [mtu N] [master BR|nomaster]
+        [netns NS] [name NEW] [address LLADDR]``"""
+        there = where_of(netns) if netns is not None else None
+        argv = set_(dev, up=up, mtu=mtu, master=master, nomaster=nomaster,
+                    netns=self._ref(there) if there else None, name=name, address=address)
+        undo = None
+        if there is not None or name is not None:
+            back = set_(name or dev, netns=self._ref(self.where) if there else None,
+                        name=dev if name is not None else None)
+            undo = Undo(back, where=there, moves_out=there is not None)
+        # A move and/or rename alone is one atomic change, safe to retry.
+        alone = up is None and mtu is None and master is None and not nomaster and address is None
+        self._apply(Write(argv, touches=(there,) if there else (), undo=undo, reuses_name=alone))
+
+    def link_set_up(self, dev: str) -> None:
+        """Equivalent to: ``ip link set dev DEV up``"""
+        self.link_set(dev, up=True)
+
+    def link_set_down(self, dev: str) -> None:
+        """Equivalent to: ``ip link set dev DEV down``"""
+        self.link_set(dev, up=False)
+
+    def link_del(self, dev: str) -> None:
+        """Delete a link (both ends of a veth). Equivalent to: ``ip link del DEV``"""
+        self._apply(delete(dev))
+
+
+class LinkReads(Reads):
+    def link_list(self) -> List[dict]:
+        """Every link, as ``ip -j`` dicts. Equivalent to: ``ip -d -j link show``"""
+        from ..parsers import ip_link
+        return self.read(list_(), list_(json=False, details=not self.busybox()), ip_link)
+
+    def link_show(self, dev: str) -> dict:
+        """One link (``LinkNotFound`` if missing). Equivalent to: ``ip -d -j link show dev DEV``"""
+        from ..parsers import ip_link
+        json_argv = show_dev(dev)  # validates dev before `ip -V` runs
+        links = self.read(json_argv, show_dev(dev, json=False, details=not self.busybox()), ip_link)
+        if not links:
+            raise LinkNotFound(f'Device "{dev}" does not exist.')
+        return links[0]
+
+    def can_move(self, dev: str) -> bool:
+        """Whether ``dev`` may change namespace (it is not netns-local).
+
+        The first source that knows decides:
+
+        1. ``"netns-immutable": true`` in ``ip -d -j link show dev DEV``
+           (iproute2 >= 6.17 on kernels >= 6.15) → False;
+        2. ``netns-local`` in ``ethtool -k DEV`` (kernels before 6.12 report
+           it, ``on [fixed]`` for such devices) → its opposite;
+        3. the device itself: loopback, the kinds the kernel makes netns-local
+           (bridge, bond, team, vrf, openvswitch, batadv, wpan, lowpan) and
+           wireless devices (named ``wl…``) → False; anything else → True.
+
+        Step 3 also answers on new iproute2 where the kernel (6.12–6.14) has
+        neither the ethtool feature nor the link attribute.
+        Equivalent to: ``ethtool -k DEV | grep netns-local``
+        """
+        from .ethtool import features
+        link = self.link_show(dev)
+        if link.get("netns-immutable"):
+            return False
+        try:
+            local = features(self, dev).get("netns-local")
+        except NetnsWrapError:  # no ethtool, or no features for this device
+            local = None
+        if local is not None:
+            return not local["active"]
+        kind = (link.get("linkinfo") or {}).get("info_kind")
+        return not (link.get("link_type") == "loopback" or kind in NETNS_LOCAL_KINDS
+                    or link.get("ifname", "").startswith("wl"))

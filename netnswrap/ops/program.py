@@ -1,0 +1,19 @@
+"""Programs run inside a namespace: ``ip netns exec`` / ``nsenter``."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from ..runners import Result
+from ..validate import check_argv, check_timeout
+from . import Reads
+
+
+class ProgramOps(Reads):
+    def exec(self, argv: Sequence[str], *, timeout: Optional[float] = None,
+             check: bool = True) -> Result:
+        """Run a program in this namespace and return its :class:`Result`;
+        with ``check`` a non-zero exit raises :class:`CommandError`. An ``ip``
+        command runs inside the namespace too (``ip netns exec NS ip …``).
+        Equivalent to: ``ip netns exec NAME ARGV…`` / ``nsenter -t PID -n ARGV…``"""
+        return self.run(check_argv(argv), timeout=check_timeout(timeout), check=check,
+                        as_program=True)
