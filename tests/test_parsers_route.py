@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import random
+import time
 
 import pytest
 
@@ -266,3 +267,16 @@ def test_fuzz_route_and_neigh_words_raise_only_parse_error():
             assert isinstance(result, list) and all(isinstance(r, dict) for r in result)
         tried += 1
     assert tried == 3000
+
+
+@pytest.mark.parametrize("module,fixture", [(P.ip_route, "ip_route--live-table-all"),
+                                            (P.ip_neigh, "ip_neigh--live-s-neigh")])
+def test_large_tables_parse_in_linear_time(module, fixture):
+    with open(os.path.join(FIXTURES, fixture + ".out"), encoding="utf-8") as fh:
+        text = fh.read()
+    timings = []
+    for copies in (50, 400):
+        start = time.perf_counter()
+        module.parse(text * copies)
+        timings.append(time.perf_counter() - start)
+    assert timings[1] < timings[0] * 8 * 3 + 0.05
