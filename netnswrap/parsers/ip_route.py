@@ -123,8 +123,7 @@ _METRICS = frozenset(["mtu", "window", "rtt", "rttvar", "ssthresh", "cwnd", "adv
                       "initrwnd", "quickack", "congctl", "fastopen_no_cookie"])
 _STRINGS = {"dev": "dev", "table": "table", "proto": "protocol", "scope": "scope",
             "src": "prefsrc", "tos": "tos", "iif": "iif", "pref": "pref"}
-_INTS = {"nhid": "nhid", "metric": "metric", "uid": "uid", "users": "users",
-         "used": "used", "weight": "weight", "id": "id"}
+_INTS = {"nhid": "nhid", "metric": "metric", "uid": "uid", "users": "users", "used": "used"}
 _SECONDS = {"expires": "expires", "age": "age", "tsage": "tsage"}
 # keys `ip -j` prints after `flags`: `flags` goes in before the first of them
 _AFTER_FLAGS = frozenset(["mark", "flow", "uid", "cache", "expires", "error", "users", "used",
@@ -392,10 +391,13 @@ def _start(tokens: List[str]) -> Dict:
     return route
 
 
+_NEXTHOP_HANDLERS = dict(_HANDLERS, weight=_value("weight", to_int))
+
+
 def _nexthop(tokens: List[str]) -> Dict:
     """One `nexthop [encap…] [as to L] [via [FAMILY] GW] [realms…] dev D [weight W] FLAGS`."""
     entry: Dict = {}
-    _read(tokens, 0, entry)
+    _read(tokens, 0, entry, _NEXTHOP_HANDLERS)
     entry.setdefault("flags", [])
     return entry
 
@@ -420,8 +422,8 @@ def _null(tokens: List[str], i: int, entry: Dict) -> int:
 
 
 # `nh_info …` (ip -d, a route with nhid): the nexthop object as `ip nexthop` prints it
-_NH_HANDLERS = dict(_HANDLERS, group=_nh_group, blackhole=_null, fdb=_null,
-                    type=_value("type", lambda v, w: v))
+_NH_HANDLERS = dict(_HANDLERS, id=_value("id", to_int), group=_nh_group, blackhole=_null,
+                    fdb=_null, type=_value("type", lambda v, w: v))
 
 
 def _nh_info(tokens: List[str]) -> Dict:
