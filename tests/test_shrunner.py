@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
+import warnings
 
 import pytest
 
@@ -115,3 +117,37 @@ def test_exec_failures_are_typed_and_leave_no_zombie(tmp_path, monkeypatch):
         with pytest.raises(nw.InvalidArgument, match=r"Argument list too long.*ARG_MAX"):
             ShRunner().run(["echo", "x" * 200000])
     assert children(zombies=True) == []
+
+
+# --- Python 3.12+: sh's fork() warning in a threaded process -------------------
+
+FORK_TEXT = "This process (pid=4242) is multi-threaded, use of fork() may lead to deadlocks in the child."
+
+
+def test_only_shs_fork_warning_is_silenced_and_every_other_warning_shows():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()
+        warnings.simplefilter("always")
+        shrunner.quiet_fork_warning()
+        for module, text in (("sh", FORK_TEXT), ("mine", FORK_TEXT), ("sh", "another deprecation")):
+            warnings.warn_explicit(text, DeprecationWarning, "x.py", 1, module=module)
+        warnings.warn_explicit(FORK_TEXT, UserWarning, "x.py", 1, module="sh")
+    assert [(str(w.message), w.category) for w in caught] == [
+        (FORK_TEXT, DeprecationWarning), ("another deprecation", DeprecationWarning), (FORK_TEXT, UserWarning)]
+
+
+def test_commands_from_a_threaded_process_emit_no_warning():
+    """On 3.12+ every fork from a process with threads warns; not netnswrap's."""
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.resetwarnings()
+            warnings.simplefilter("always")
+            assert ShRunner().run(["echo", "hi"]).stdout == "hi\n"
+            warnings.warn("still shown", DeprecationWarning)
+    finally:
+        stop.set()
+        other.join()
+    assert [str(w.message) for w in caught] == ["still shown"]
