@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .errors import (CommandError, ContainerNotFound, InvalidArgument, NetnsWrapError, ParseError,
                      PermissionDenied, ProcessNotFound, ToolNotFound, first_line)
@@ -288,8 +288,10 @@ def find_container(run, ref: str, engine: Optional[str] = None) -> dict:
     ``ref`` (:class:`AmbiguousContainer` when it fits several),
     :class:`~netnswrap.errors.ToolNotFound` when no engine (or not
     ``engine``) is installed, :class:`EngineUnavailable` when a daemon that
-    might know ``ref`` does not answer, :class:`ContainerNotRunning` when the
-    container has no process.
+    might know ``ref`` does not answer (another failure of an engine that
+    might know it: that engine's error), :class:`ContainerNotRunning` when
+    the container has no process. Every engine that answered is named in the
+    message.
     """
     check_container_ref(ref)
     engines = (check_engine(engine),) if engine is not None else ENGINES
@@ -302,18 +304,18 @@ def find_container(run, ref: str, engine: Optional[str] = None) -> dict:
             found = _find_in(call, name, ref)
         except ToolNotFound as exc:
             missing.append(exc)
-        except (EngineUnavailable, PermissionDenied) as exc:
-            unreachable.append(exc)
         except AmbiguousContainer:
             raise
         except ContainerNotFound as exc:
             unknown.append(exc)
+        except CommandError as exc:  # daemon down, no permission, another failure: it might know ref
+            unreachable.append(exc)
         else:
             if found:
                 return _running(found[0], ref)
             unknown.append(ContainerNotFound(f"{name}: no container {ref!r}"))  # a dry run's empty answer
     if unreachable or unknown:
-        # A daemon that did not answer might have known ref: its error wins.
+        # An engine that could not answer might have known ref: its error wins.
         first = (unreachable + unknown)[0]
         raise type(first)("; ".join(e.message for e in unreachable + unknown), argv=first.argv,
                           returncode=first.returncode, stdout=first.stdout, stderr=first.stderr)
@@ -356,6 +358,17 @@ def list_containers(run) -> Tuple[Dict[int, List[dict]], List[str]]:
             if container["pid"] > 0:
                 by_pid.setdefault(container["pid"], []).append(container)
     return by_pid, warnings
+
+
+def held_by(pids: Iterable[int], by_pid: Dict[int, List[dict]]) -> List[dict]:
+    """The containers of :func:`list_containers`' ``by_pid`` whose process is
+    one of ``pids`` (a namespace's members), each once, as ``{"engine", "id",
+    "name", "image"}``: what ``topology()`` puts in a namespace's ``containers``."""
+    held: Dict[Tuple[str, str], dict] = {}
+    for pid in pids:
+        for container in by_pid.get(pid, ()):
+            held.setdefault((container["engine"], container["id"]), {key: container[key] for key in FIELDS})
+    return list(held.values())
 
 
 def label(container: dict) -> str:

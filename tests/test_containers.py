@@ -140,6 +140,17 @@ def test_unknown_everywhere_names_every_engine_asked_and_a_down_daemon_wins():
         c.find_container(Engines(down, podman["interactions"]), missing)
 
 
+def test_an_engine_failing_otherwise_does_not_hide_the_next_but_is_reported():
+    podman = CASES["podman-4.3.1"]
+    broken = [{"argv": [*c.INSPECT["docker"], ref], "returncode": 1, "stdout": "",
+               "stderr": "Error response from daemon: layer store is corrupt\n"} for ref in podman["refs"].values()]
+    ref = podman["refs"]["name"]
+    assert c.find_container(Engines(broken, podman["interactions"]), ref) == expected("podman-4.3.1", ref=ref)
+    with pytest.raises(CommandError, match="docker: Error response from daemon: layer store is corrupt; podman: no ") as info:
+        c.find_container(Engines(broken, podman["interactions"]), podman["refs"]["missing"])
+    assert type(info.value) is CommandError and info.value.argv[0] == "docker"
+
+
 def test_no_engine_installed_is_tool_not_found():
     with pytest.raises(ToolNotFound, match="docker or podman or nerdctl or crictl: command not found"):
         c.find_container(Engines(), "web")
@@ -220,6 +231,15 @@ def test_crictl_prints_one_document_per_id_and_each_counts():
 def test_crictl_names_are_matched_exactly():
     (pods, _), (ps, _) = c.crictl_by_name("web.1")
     assert pods[-1] == ps[-1] == "^web\\.1$"
+
+
+def test_held_by_gives_each_container_of_a_namespace_once_without_its_pid():
+    by_pid, _ = c.list_containers(live("crictl-schema"))
+    pod = expected("crictl-schema", ref="web")
+    app = expected("crictl-schema", ref="app")
+    held = c.held_by([pod["pid"], app["pid"], pod["pid"], 1], by_pid)
+    assert held == [{k: pod[k] for k in c.FIELDS}, {k: app[k] for k in c.FIELDS}]
+    assert c.held_by([1], by_pid) == []
 
 
 def test_label_names_engine_and_container():
