@@ -78,18 +78,22 @@ def _runner_call(run) -> Run:
 # --- argv builders ------------------------------------------------------------
 
 # Each engine's inspect, to which the names or IDs are appended (crictl: of pods).
-INSPECT: Dict[str, Argv] = {"docker": ("docker", "inspect", "--type", "container"),
-           "podman": ("podman", "inspect", "--type", "container"),
-           "nerdctl": ("nerdctl", "inspect", "--mode", "dockercompat", "--type", "container"),
-           "crictl": ("crictl", "inspectp", "-o", "json")}
-CRICTL_INSPECT_CONTAINER = ("crictl", "inspect", "-o", "json")
+INSPECT: Dict[str, Argv] = {
+    "docker": ("docker", "inspect", "--type", "container"),
+    "podman": ("podman", "inspect", "--type", "container"),
+    "nerdctl": ("nerdctl", "inspect", "--mode", "dockercompat", "--type", "container"),
+    "crictl": ("crictl", "inspectp", "-o", "json"),
+}
+CRICTL_INSPECT_CONTAINER: Argv = ("crictl", "inspect", "-o", "json")
 # Each engine's listing of what runs: (the IDs command, the inspect given all the
 # IDs at once), or for podman (its ps, None): its JSON carries the PIDs itself.
-LISTINGS: Dict[str, List[Tuple[Argv, Optional[Argv]]]] = {"docker": [(("docker", "ps", "-q", "--no-trunc"), INSPECT["docker"])],
-            "podman": [(("podman", "ps", "--format", "json"), None)],
-            "nerdctl": [(("nerdctl", "ps", "-q", "--no-trunc"), INSPECT["nerdctl"])],
-            "crictl": [(("crictl", "pods", "-q", "--state", "ready"), INSPECT["crictl"]),
-                       (("crictl", "ps", "-q"), CRICTL_INSPECT_CONTAINER)]}
+LISTINGS: Dict[str, List[Tuple[Argv, Optional[Argv]]]] = {
+    "docker": [(("docker", "ps", "-q", "--no-trunc"), INSPECT["docker"])],
+    "podman": [(("podman", "ps", "--format", "json"), None)],
+    "nerdctl": [(("nerdctl", "ps", "-q", "--no-trunc"), INSPECT["nerdctl"])],
+    "crictl": [(("crictl", "pods", "-q", "--state", "ready"), INSPECT["crictl"]),
+               (("crictl", "ps", "-q"), CRICTL_INSPECT_CONTAINER)],
+}
 
 
 def inspect_argv(engine: str, ref: str) -> List[str]:
@@ -346,7 +350,8 @@ def list_containers(run) -> Tuple[Dict[int, List[dict]], List[str]]:
     warnings: List[str] = []
     for engine in ENGINES:
         try:
-            found = [c for ids_argv, inspect in LISTINGS[engine] for c in _listed(call, engine, ids_argv, inspect)]
+            found = [container for ids_argv, inspect in LISTINGS[engine]
+                     for container in _listed(call, engine, ids_argv, inspect)]
         except ToolNotFound:
             warnings.append(f"{engine}: not installed, skipped")
             continue

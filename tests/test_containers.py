@@ -146,7 +146,8 @@ def test_an_engine_failing_otherwise_does_not_hide_the_next_but_is_reported():
                "stderr": "Error response from daemon: layer store is corrupt\n"} for ref in podman["refs"].values()]
     ref = podman["refs"]["name"]
     assert c.find_container(Engines(broken, podman["interactions"]), ref) == expected("podman-4.3.1", ref=ref)
-    with pytest.raises(CommandError, match="docker: Error response from daemon: layer store is corrupt; podman: no ") as info:
+    reported = "docker: Error response from daemon: layer store is corrupt; podman: no "
+    with pytest.raises(CommandError, match=reported) as info:
         c.find_container(Engines(broken, podman["interactions"]), podman["refs"]["missing"])
     assert type(info.value) is CommandError and info.value.argv[0] == "docker"
 
@@ -206,7 +207,8 @@ def test_a_container_gone_between_listing_and_inspect_leaves_the_others():
     case = CASES["docker-28.2.2"]
     listing, inspect = case["interactions"][-2:]
     ids = listing["stdout"].split() + ["f" * 64]
-    gone = dict(inspect, argv=[*c.INSPECT["docker"], *ids], returncode=1, stderr=f"Error: No such container: {'f' * 64}\n")
+    gone = dict(inspect, argv=[*c.INSPECT["docker"], *ids], returncode=1,
+                stderr=f"Error: No such container: {'f' * 64}\n")
     by_pid, _ = c.list_containers(Engines([dict(listing, stdout="\n".join(ids) + "\n"), gone]))
     assert sorted(e["name"] for entries in by_pid.values() for e in entries) == sorted(
         t["name"] for t in case["truth"].values() if t["pid"] > 0)
