@@ -15,8 +15,11 @@ Context managers (usable anywhere) and pytest fixtures wrapping them:
 
 Everything is named ``nwct<PID>-…`` and removed afterwards, also when a test
 fails half-way. A fixture skips, naming why, only where its engine cannot
-run here (not installed, no daemon, not root). Import the fixtures you use
-into the test module: ``from engines import docker_containers  # noqa: F401``.
+run here (not installed, no daemon, not root). Import the fixtures you use,
+and those they build on, into the test module::
+
+    from engines import busybox_rootfs, docker_image, docker_containers  # noqa: F401
+    from engines import podman_container, cni_pod                         # noqa: F401
 """
 from __future__ import annotations
 
