@@ -43,17 +43,26 @@ moved links moved back where they were (before a namespace the batch made is
 deleted, so a link that existed before the batch is never destroyed with
 it), renamed links renamed back. Not undone: deletions (``netns_del``,
 ``link_del``: what they removed is gone) and a link's state, MTU, master and
-MAC. Ctrl-C or a timeout during the run undoes what ran the same way. If the
-Python process is killed, ``ip`` goes on to the end or its first failure,
-and :func:`cleanup` (``netnswrap cleanup``) later undoes exactly what the
-record says ran — nothing that netnswrap did not create.
+MAC.
+
+**Interrupts.** A first Ctrl-C while ``ip`` runs lets it run on to its end
+(or first failure), then undoes everything that ran and raises
+``KeyboardInterrupt``: what ran is known exactly. A second Ctrl-C, or a
+timeout, kills ``ip`` at once; what the markers show ran is undone, but the
+one change ``ip`` was making when it died may stay. If the Python process
+is killed, ``ip`` goes on to the end or its first failure, and
+:func:`cleanup` (``netnswrap cleanup``) later undoes exactly what the record
+says ran — nothing that netnswrap did not create.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import signal
+import threading
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from .classify import classify
 from .errors import InvalidArgument, NetnsWrapError
@@ -61,6 +70,9 @@ from .ops import Changes, Undo, Write, where_of
 from .ops.addr import AddrWrites
 from .ops.link import LinkWrites
 from .ops.netns import NetnsWrites
+from .ops.neigh import NeighWrites
+from .ops.route import RouteWrites
+from .ops.sysctl import SysctlWrites
 from .runners import SCRATCH_ROOT, Result, Runner
 from .where import CALLER, Argv, Where
 
@@ -84,7 +96,7 @@ class Op:
     touches: frozenset
 
 
-class BatchNetns(NetnsWrites, LinkWrites, AddrWrites):
+class BatchNetns(NetnsWrites, LinkWrites, AddrWrites, RouteWrites, NeighWrites, SysctlWrites):
     """The change methods of a :class:`~netnswrap.Netns`, recorded into a
     batch instead of run. ``b.netns(name)`` and ``b.netns_add(name)`` return
     one for changes made inside namespace ``name``."""
@@ -183,19 +195,45 @@ class Batch(BatchNetns):
         except BaseException:
             runner.remove_dir(directory)
             raise
+        interrupted: list = []
         try:
-            result = self.handle.at(self.base).run(plan.argv, check=False, as_program=True)
-        except BaseException:  # Ctrl-C, a timeout: undo what ran, then go on
+            with _ctrl_c_held(interrupted):
+                result = self.handle.at(self.base).run(plan.argv, check=False, as_program=True)
+        except BaseException:  # a second Ctrl-C, a timeout: ip was killed; undo what ran
             undo_ran(runner, plan, runner.read_file(plan.out))
             raise
         if any(op.write.deletes_netns for op in plan.ops):
             runner.facts.netns_deleted = True
-        if result.ok:
+        if result.ok and not interrupted:
             runner.remove_dir(directory)
             return
-        error = plan.error(result, runner.read_file(plan.out))
+        error = plan.error(result, runner.read_file(plan.out)) if not result.ok else None
         undo_ran(runner, plan, runner.read_file(plan.out))
-        raise error
+        if interrupted:
+            raise KeyboardInterrupt
+        raise error or NetnsWrapError("unreachable")
+
+
+@contextlib.contextmanager
+def _ctrl_c_held(interrupted: list) -> Iterator[None]:
+    """While the batch's ip runs, a first Ctrl-C is noted in ``interrupted``
+    (ip runs on to its end or first failure, so that what ran is known
+    exactly and can be undone); a second one interrupts at once. Only the
+    main thread receives signals: elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def note(signum, frame):
+        interrupted.append(signum)
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _check_line(argv) -> None:
@@ -288,8 +326,8 @@ def ran(out: str, ops: list) -> int:
 
 
 def undo_steps(done: List[Op]) -> List[Op]:
-    """The ops that take ``done`` back, newest first. Changes inside a
-    namespace the batch created go with it (only moves out of it are run)."""
+    """The ops that take ``done`` back, newest first. What was made inside a
+    namespace the batch created goes with it (renames and moves back still run)."""
     doomed = {Where(op.write.argv[3]) for op in done if op.write.argv[1:3] == ("netns", "add")}
     steps = []
     for op in reversed(done):
@@ -297,7 +335,7 @@ def undo_steps(done: List[Op]) -> List[Op]:
         if undo is None:
             continue
         where = undo.where or op.where
-        if where in doomed and not undo.moves_out:
+        if where in doomed and undo.removes:
             continue
         steps.append(Op(where, Write(undo.argv), frozenset({where})))
     return steps
@@ -333,7 +371,7 @@ def journal(plan: Plan, owner: int) -> str:
         return {"name": w.name, "pid": w.pid}
     ops = [{"where": where(op.where), "argv": list(op.write.argv),
             "undo": None if op.write.undo is None else {
-                "argv": list(op.write.undo.argv), "moves_out": op.write.undo.moves_out,
+                "argv": list(op.write.undo.argv), "removes": op.write.undo.removes,
                 "where": where(op.write.undo.where) if op.write.undo.where else None}}
            for op in plan.ops]
     head = json.dumps({"owner": owner, "base": where(plan.base)})[:-1]
@@ -348,7 +386,7 @@ def _from_journal(text: str) -> Tuple[int, Where, List[Op]]:
     for entry in data["ops"]:
         u = entry["undo"]
         undo = None if u is None else Undo(tuple(u["argv"]), where(u["where"]) if u["where"] else None,
-                                            u["moves_out"])
+                                            u["removes"])
         ops.append(Op(where(entry["where"]), Write(tuple(entry["argv"]), undo=undo), frozenset()))
     return int(data["owner"]), where(data["base"]), ops
 

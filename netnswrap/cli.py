@@ -131,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "  netnswrap record host.json\n  netnswrap --replay host.json topology\n")
     record.add_argument("file", metavar="FILE")
     record.set_defaults(func=cmd_record)
+
+    cleanup = command("cleanup", "undo what batches whose process was killed had done "
+                      "(their records in /run/netnswrap), and nothing else",
+                      "  netnswrap cleanup\n  netnswrap --dry-run cleanup\n")
+    cleanup.set_defaults(func=cmd_cleanup)
     return parser
 
 
@@ -242,7 +247,7 @@ def cmd_peer(args, runner: Runner) -> str:
     from .demo import peer_line
     handle = Netns.from_pid(args.pid) if args.pid is not None else Netns(args.netns)
     peer = handle.veth_peer(args.dev)
-    return json.dumps(peer, indent=2) if args.json else f"{args.dev} ↔ {peer_line(peer)}"
+    return json.dumps(peer, indent=2) if args.json else f"{args.dev} ↔ {peer_line(dict(peer))}"
 
 
 def cmd_netns_list(args, runner: Runner) -> str:
@@ -282,6 +287,12 @@ def cmd_record(args, runner: Runner) -> str:
     else:
         recorder.save()
     return f"recorded {len(recorder.interactions)} commands (what topology reads) into {args.file}"
+
+
+def cmd_cleanup(args, runner: Runner) -> str:
+    from .batching import cleanup
+    finished = cleanup(runner)
+    return "\n".join(f"undone: {directory}" for directory in finished) or "nothing to clean up"
 
 
 def _is_live(runner: Runner) -> bool:

@@ -217,8 +217,14 @@ class Walkthrough:
         self.look(two.link_list, lambda links: f"in {two.name}, ifindex {index} is "
                   + by_index(links, index))
 
+    def started(self) -> int:
+        """The container's PID (step 1 has started it)."""
+        if self.container is None:
+            raise NetnsWrapError("the demo's container was not started")
+        return self.container
+
     def docker_host(self, name: str):
-        pid = self.container
+        pid = self.started()
         veth = f"veth{pid:07x}"  # docker-style: veth30314cf
         self.step(f"A docker host in namespace {name}: bridge docker0 with 172.17.0.1/16, "
                   f"and a veth whose other end is eth0 in the container (PID {pid})")
@@ -239,7 +245,7 @@ class Walkthrough:
         return host, veth
 
     def container_peer(self, host: Netns, veth: str) -> None:
-        pid = self.container
+        pid = self.started()
         self.step(f"Which host veth belongs to container PID {pid}, and the other way round?")
         container = Netns.from_pid(pid, runner=self.runner)
         self.look(lambda: container.veth_peer("eth0"), lambda peer: f"PID {pid} eth0 ↔ {peer_line(peer)}")

@@ -16,6 +16,8 @@ class NetnsWrapError(Exception):
     ``None``/empty.
     """
 
+    batch_line: Optional[int] = None  # the line of an ip -batch script the failure came from
+
     def __init__(self, message: str = "", *, argv: Optional[Sequence[str]] = None,
                  returncode: Optional[int] = None, stdout: str = "", stderr: str = ""):
         self.argv = tuple(argv) if argv is not None else None

@@ -23,12 +23,13 @@ S = TypeVar("S", bound="Changes")
 @dataclass(frozen=True)
 class Undo:
     """How a batch takes a change back: ``argv`` run at ``where`` (None: where
-    the change ran). ``moves_out`` marks a move out of a namespace, which must
-    run even when that namespace is deleted afterwards."""
+    the change ran). ``removes``: it only removes what the change made, so it
+    is skipped inside a namespace the undo deletes anyway (a rename or a move
+    back is never skipped: a link that existed must come back out whole)."""
 
     argv: Argv
     where: Optional[Where] = None
-    moves_out: bool = False
+    removes: bool = False
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ def _change(verb: str, dev: str, cidr: str) -> Argv:
 
 def add(dev: str, cidr: str) -> Write:
     """``ip addr add CIDR dev DEV`` (undone by ``ip addr del``)"""
-    return Write(_change("add", dev, cidr), undo=Undo(_change("del", dev, cidr)))
+    return Write(_change("add", dev, cidr), undo=Undo(_change("del", dev, cidr), removes=True))
 
 
 def delete(dev: str, cidr: str) -> Write:

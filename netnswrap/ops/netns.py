@@ -9,26 +9,28 @@ from __future__ import annotations
 from typing import List, Optional
 
 from ..validate import check_netns_name, check_pid
-from ..where import Argv
+from ..where import Argv, Where
 from . import Changes, Reads, S, Undo, Write
 
 
 def add(name: str) -> Write:
     """``ip netns add NAME`` (undone by ``ip netns del NAME``)"""
     check_netns_name(name)
-    return Write(("ip", "netns", "add", name), in_caller=True, undo=Undo(("ip", "netns", "del", name)))
+    return Write(("ip", "netns", "add", name), in_caller=True, touches=(Where(name),),
+                 undo=Undo(("ip", "netns", "del", name)))
 
 
 def delete(name: str) -> Write:
     """``ip netns del NAME`` (not undone: what was inside is gone)"""
-    return Write(("ip", "netns", "del", check_netns_name(name)), in_caller=True, deletes_netns=True)
+    return Write(("ip", "netns", "del", check_netns_name(name)), in_caller=True, touches=(Where(name),),
+                 deletes_netns=True)
 
 
 def attach(name: str, pid: int) -> Write:
     """``ip netns attach NAME PID`` (undone by ``ip netns del NAME``, which
     removes the name only: the process keeps its namespace)"""
     check_netns_name(name)
-    return Write(("ip", "netns", "attach", name, check_pid(pid)), in_caller=True,
+    return Write(("ip", "netns", "attach", name, check_pid(pid)), in_caller=True, touches=(Where(name),),
                  undo=Undo(("ip", "netns", "del", name)))
 
 

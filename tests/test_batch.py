@@ -1,0 +1,446 @@
+"""Batches offline: the exact scripts they write, the one process they run,
+and failures (with the error catalog's real stderr) traced to the failing
+command by the progress markers, with an undo of exactly what ran."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import netnswrap as nw
+from netnswrap.batching import MARKER, Batch, cleanup
+from netnswrap.runners import Result, Runner
+
+from catalog import load_cases
+
+CATALOG = {case["id"]: case for case in load_cases()}
+MARK = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\\    link/loopback\n"
+
+
+class Fake(Runner):
+    """A runner with files in a dict. The batch's own process answers with
+    the next ``(returncode, stderr, lines that ran)`` (default: success, all
+    ran) and writes that many progress markers to ``out``; every command is
+    kept with a copy of the files as they were when it ran."""
+
+    def __init__(self, *answers, owner_alive=True):
+        super().__init__()
+        self.answers = list(answers)
+        self.calls = []
+        self.files = {}
+        self.dirs = 0
+        self.owner_alive = owner_alive
+
+    def scratch_dir(self):
+        self.dirs += 1
+        return f"/run/netnswrap/batch.t{self.dirs}"
+
+    def write_file(self, path, text):
+        assert path not in self.files, f"{path} written twice"
+        self.files[path] = text
+
+    def read_file(self, path):
+        if path.startswith("/proc/"):
+            return "1 (python)" if self.owner_alive else ""
+        return self.files.get(path, "")
+
+    def remove_dir(self, path):
+        self.files = {p: t for p, t in self.files.items() if not p.startswith(path + "/")}
+
+    def run(self, argv, *, input=None, timeout=None):
+        argv = tuple(argv)
+        self.calls.append((argv, dict(self.files)))
+        if "netnswrap-batch" in argv:
+            main, out = argv[-2:]
+            total = count_ops(self.files, main)
+            returncode, stderr, done = self.answers.pop(0) if self.answers else (0, "", total)
+            self.files[out] = MARK * done
+            return Result(argv, returncode, "", stderr)
+        return Result(argv, 0, "", "")
+
+    def argvs(self):
+        return [argv for argv, _ in self.calls]
+
+
+def count_ops(files, main):
+    """The change lines of a batch, nested scripts included."""
+    total = 0
+    for line in files[main].splitlines():
+        if line.startswith("netns exec "):
+            total += count_ops(files, line.rsplit(" ", 1)[-1])
+        elif line != MARKER:
+            total += 1
+    return total
+
+
+def lines(text):
+    """A script without its progress markers."""
+    return [line for line in text.splitlines() if line != MARKER]
+
+
+def undo_of(runner):
+    """The undo that ran: its main script's lines and its nested scripts' lines."""
+    for argv, files in runner.calls:
+        if argv[-4:-1] == ("ip", "-force", "-batch"):
+            main = files[argv[-1]]
+            return [(line, lines(files[line.rsplit(" ", 1)[-1]]) if line.startswith("netns exec") else None)
+                    for line in main.splitlines()]
+    return None
+
+
+def star(b, hosts=2):
+    """The benchmark's star: a bridge, and per host a namespace, a veth to the
+    bridge, an address, eth0 and lo up — written host by host."""
+    b.bridge_add("br0")
+    b.link_set_up("br0")
+    for i in range(1, hosts + 1):
+        host = b.netns_add(f"h{i}")
+        b.veth_add(f"v{i}", "eth0", peer_netns=host)
+        host.link_set_up("lo")
+        b.link_set(f"v{i}", master="br0", up=True)
+        host.addr_add("eth0", f"10.0.0.{i}/24")
+        host.link_set_up("eth0")
+
+
+def script_of(build, handle=None):
+    b = (handle or nw.Netns(runner=Fake())).batch()
+    build(b)
+    return b.script("/d")
+
+
+def test_star_runs_as_one_process_with_root_lines_first_then_one_exec_per_namespace():
+    runner = Fake()
+    with nw.Netns(runner=runner).batch() as b:
+        star(b)
+        assert runner.calls == []  # nothing runs inside the block
+    text, files = script_of(star)
+    assert lines(text) == [
+        "link add br0 type bridge", "link set dev br0 up",
+        "netns add h1", "link add v1 type veth peer name eth0 netns h1", "link set dev v1 up master br0",
+        "netns add h2", "link add v2 type veth peer name eth0 netns h2", "link set dev v2 up master br0",
+        "netns exec h1 ip -o -batch /d/ns1", "netns exec h2 ip -o -batch /d/ns2"]
+    assert text.splitlines()[1] == MARKER  # every change line is followed by a marker
+    assert lines(files["/d/ns1"]) == ["link set dev lo up", "addr add 10.0.0.1/24 dev eth0",
+                                      "link set dev eth0 up"]
+    assert files["/d/ns2"] == files["/d/ns1"].replace("10.0.0.1", "10.0.0.2")
+    (argv, seen), = runner.calls  # one process; its files existed while it ran, and are gone
+    assert argv == ("sh", "-c", 'exec flock "$2" ip -o -batch "$1" >"$2"', "netnswrap-batch",
+                    "/run/netnswrap/batch.t1/main", "/run/netnswrap/batch.t1/out")
+    assert set(seen) == {"/run/netnswrap/batch.t1/" + name for name in ("main", "ns1", "ns2", "journal.json")}
+    assert runner.files == {}
+
+
+def test_script_is_the_same_in_every_run_so_recordings_replay():
+    assert script_of(star) == script_of(star)
+
+
+def test_each_run_has_a_directory_of_its_own():
+    runner = Fake()
+    for _ in range(2):
+        with nw.Netns(runner=runner).batch() as b:
+            b.bridge_add("br0")
+    assert [argv[-1] for argv in runner.argvs()] == ["/run/netnswrap/batch.t1/out", "/run/netnswrap/batch.t2/out"]
+
+
+def test_dry_run_prints_the_commands_and_writes_nothing(capsys, tmp_path, monkeypatch):
+    runner = nw.DryRunRunner(print_commands=True)
+    with nw.use_runner(runner):
+        with nw.batch() as b:
+            b.netns_add("h1").link_set_up("lo")
+    assert [argv[0] for argv in runner.commands] == ["mktemp", "tee", "tee", "tee", "sh", "rm"]
+    out = capsys.readouterr().out
+    assert "tee /run/netnswrap/batch.DRYRUN/ns1 <<'EOF'\nlink set dev lo up\nlink show dev lo\nEOF" in out
+    assert "netns exec h1 ip -o -batch /run/netnswrap/batch.DRYRUN/ns1\n" in out
+
+
+def test_recorded_batch_replays(tmp_path):
+    path = tmp_path / "batch.json"
+    recorder = nw.RecordingRunner(path, inner=Fake())
+    with nw.Netns(runner=recorder).batch() as b:
+        star(b)
+    recorder.save()
+    replay = nw.ReplayRunner(path)
+    with nw.Netns(runner=replay).batch() as b:
+        star(b)
+    assert replay.remaining == []
+    with pytest.raises(nw.ReplayMismatch):  # a different batch is not answered by the recording
+        with nw.Netns(runner=nw.ReplayRunner(path)).batch() as b:
+            star(b, hosts=3)
+
+
+def test_a_recording_naming_the_callers_namespace_replays_in_another_process(tmp_path):
+    path = tmp_path / "caller.json"
+    recorder = nw.RecordingRunner(path, inner=nw.DryRunRunner())
+    nw.Netns("blue", runner=recorder).veth_add("a", "b", peer_netns=nw.Netns())
+    recorder.save()
+    assert json.loads(path.read_text())["meta"]["caller_pid"] > 0
+    import subprocess
+    import sys
+    code = ("import netnswrap as nw, sys; r = nw.ReplayRunner(sys.argv[1]); "
+            "nw.Netns('blue', runner=r).veth_add('a', 'b', peer_netns=nw.Netns()); assert not r.remaining")
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True)
+
+
+def test_named_handle_batch_runs_from_the_callers_namespace():
+    # `ip -n blue -batch` would have a mount namespace of its own, where
+    # `netns add` mounts the new namespace and loses it when ip exits
+    runner = Fake()
+    b = nw.Netns("blue", runner=runner).batch()
+    b.link_set_up("lo")
+    b.netns("blue").addr_add("lo", "10.0.0.1/8")
+    red = b.netns_add("red")
+    b.veth_add("va", "vb", peer_netns=red)
+    red.link_set_up("lo")
+    text, files = b.script("/d")
+    assert lines(text) == ["netns add red", "netns exec blue ip -o -batch /d/ns1", "netns exec red ip -o -batch /d/ns2"]
+    assert "link add va type veth peer name vb netns red" in lines(files["/d/ns1"])
+    b.run()
+    assert runner.argvs()[0][0] == "sh"
+
+
+def test_process_handle_batch_runs_there():
+    runner = Fake()
+    with nw.Netns.from_pid(1503, runner=runner).batch() as b:
+        b.netns_add("red")
+        b.veth_add("va", "vb", peer_netns="red")
+    argv, files = runner.calls[0]
+    assert argv[:5] == ("nsenter", "-t", "1503", "-n", "sh")
+    assert lines(files[argv[-2]]) == ["netns add red", "link add va type veth peer name vb netns red"]
+
+
+def test_order_is_kept_where_it_matters():
+    def build(b):
+        b.netns("h1").link_set_up("lo")       # before h1 exists: stays first
+        b.netns_add("h1")
+        b.netns("h1").link_set("eth9", netns="h2")
+        b.netns("h2").link_set_up("eth9")     # after the move into h2
+        b.netns_del("h1")                     # after h1's own lines (h2's need not wait)
+    text, _ = script_of(build)
+    order = [line.split(" ip -o")[0] for line in lines(text)]
+    assert order == ["netns exec h1", "netns add h1", "netns exec h1", "netns del h1", "netns exec h2"]
+
+
+def test_a_pid_target_orders_against_everything():
+    def build(b):
+        b.netns("h1").link_set("eth0", netns=4242)
+        b.link_set_up("eth0")
+    text, _ = script_of(build)
+    assert lines(text)[-1] == "link set dev eth0 up"
+
+
+def test_bad_values_raise_when_called_and_nothing_runs():
+    runner = Fake()
+    with pytest.raises(nw.InvalidAddress):
+        with nw.Netns(runner=runner).batch() as b:
+            b.bridge_add("br0")
+            b.addr_add("eth0", "10.0.0.300/24")
+    with pytest.raises(nw.InvalidName):
+        nw.Netns(runner=runner).batch().netns("a/b")
+    for build in (lambda b: b.netns("a#b"), lambda b: b.netns_add('"quoted'),
+                  lambda b: b.link_del("back\\")):
+        with pytest.raises(nw.InvalidArgument, match="ip -batch line"):
+            build(nw.Netns(runner=runner).batch())
+    with pytest.raises(nw.InvalidArgument):
+        nw.Netns(runner=runner).batch().netns(nw.Netns.from_pid(1))
+    with pytest.raises(nw.InvalidName, match="%"):
+        nw.Netns(runner=runner).batch().veth_add("a%d", "b")
+    assert runner.calls == []
+
+
+def test_an_exception_inside_the_block_runs_nothing():
+    runner = Fake()
+    with pytest.raises(KeyError):
+        with nw.Netns(runner=runner).batch() as b:
+            star(b)
+            raise KeyError("stop")
+    assert runner.calls == []
+
+
+def test_failing_line_raises_its_commands_error_and_undoes_what_ran():
+    stderr = CATALOG["batch-stdin"]["stderr"]  # Device "ecmissing" does not exist. / Command failed -:2
+    runner = Fake((1, stderr, 1))
+    with pytest.raises(nw.LinkNotFound) as raised:
+        with nw.Netns(runner=runner).batch() as b:
+            b.bridge_add("br0")
+            b.link_set("ecmissing", master="br0")
+            b.bridge_add("br1")
+    error = raised.value
+    assert error.argv == ("ip", "link", "set", "dev", "ecmissing", "master", "br0")
+    assert error.batch_line == 3 and error.stderr == stderr and error.returncode == 1
+    assert undo_of(runner) == [("link del br0", None)]  # br1 never ran: not touched
+    assert runner.files == {}
+
+
+def test_failure_inside_a_namespace_names_the_line_there():
+    inner = CATALOG["batch-kernel-fail"]["stderr"]  # Error: ipv4: Address already assigned. / …:2
+    runner = Fake((1, inner + "Command failed /run/netnswrap/batch.t1/main:5\n", 2))
+    with pytest.raises(nw.AddressExists) as raised:
+        with nw.Netns(runner=runner).batch() as b:
+            h1 = b.netns_add("ecns1")
+            h1.addr_add("lo", "10.124.0.1/16")
+            h1.addr_add("lo", "10.124.0.1/16")
+    assert raised.value.argv == ("ip", "-n", "ecns1", "addr", "add", "10.124.0.1/16", "dev", "lo")
+    assert raised.value.batch_line == 3
+    assert undo_of(runner) == [("netns del ecns1", None)]  # its address goes with it
+
+
+@pytest.mark.parametrize("done", [0, 1, 2])
+def test_a_line_ip_refuses_while_parsing_is_found_by_the_markers_not_a_quoted_word(done):
+    # ip prints no "Command failed" for a word it refuses while parsing; here
+    # the same word appears on several lines, and the markers tell which ran.
+    stderr = CATALOG["link-set-netns-missing"]["stderr"]  # argument "ecmissing" is wrong: Invalid "netns" value
+    runner = Fake((255, stderr, done))
+    with pytest.raises(nw.NamespaceNotFound) as raised:
+        with nw.Netns(runner=runner).batch() as b:
+            b.veth_add("ecva", "ecvb", peer_netns="ecmissing")
+            b.netns_del("ecmissing")
+            b.link_set("ecvc", netns="ecmissing")
+    failed = [("ip", "link", "add", "ecva", "type", "veth", "peer", "name", "ecvb", "netns", "ecmissing"),
+              ("ip", "netns", "del", "ecmissing"), ("ip", "link", "set", "ecvc", "netns", "ecmissing")]
+    assert raised.value.argv == failed[done]
+    assert undo_of(runner) == ([("link del ecva", None)] if done else None)
+
+
+def test_namespace_that_cannot_be_entered_fails_its_first_command():
+    stderr = ('Cannot open network namespace "ecmissing": No such file or directory\n'
+              "Command failed /run/netnswrap/batch.t1/main:2\n")
+    runner = Fake((1, stderr, 1))
+    with pytest.raises(nw.NamespaceNotFound) as raised:
+        with nw.Netns(runner=runner).batch() as b:
+            b.bridge_add("br0")
+            b.netns("ecmissing").link_set_up("lo")
+            b.netns("ecmissing").link_set_up("eth0")
+    assert raised.value.argv == ("ip", "-n", "ecmissing", "link", "set", "dev", "lo", "up")
+    assert undo_of(runner) == [("link del br0", None)]
+
+
+def test_forked_exec_that_fails_without_message_gives_command_error():
+    stderr = CATALOG["batch-netns-exec"]["stderr"]
+    runner = Fake((1, stderr, 0))
+    with pytest.raises(nw.CommandError) as raised:
+        with nw.Netns(runner=runner).batch() as b:
+            b.netns("ecns1").link_set_up("lo")
+    assert type(raised.value) is nw.CommandError and raised.value.batch_line == 1
+
+
+def test_undo_moves_a_link_that_existed_back_before_deleting_the_namespace_it_was_moved_into():
+    runner = Fake((2, "Error: ipv4: Address already assigned.\n", 3))
+    with pytest.raises(nw.AddressExists):
+        with nw.Netns(runner=runner).batch() as b:
+            new = b.netns_add("ecnew")
+            b.link_set("host0", netns=new)             # host0 existed before the batch
+            new.link_set("host0", name="eth7")         # and is renamed in there
+            new.addr_add("eth7", "10.124.0.1/16")      # fails
+    assert undo_of(runner) == [
+        ("netns exec ecnew ip -force -batch /run/netnswrap/batch.t1/undo0",
+         ["link set dev eth7 name host0", f"link set host0 netns {runner.caller_pid()}"]),
+        ("netns del ecnew", None)]
+
+
+def test_undo_follows_renames_and_moves_and_skips_what_goes_with_a_namespace():
+    runner = Fake((2, "RTNETLINK answers: File exists\n", 8))
+    with pytest.raises(nw.LinkExists):
+        with nw.Netns(runner=runner).batch() as b:
+            b.netns_add("ecns1")
+            b.veth_add("a", "b")
+            b.link_set("b", netns="ecns1")       # b now inside a created namespace
+            b.link_set("a", name="c")            # a renamed
+            b.addr_add("c", "10.124.0.1/16")
+            b.veth_add("x", "y", peer_netns="ecns1")
+            b.link_set("x", netns="ecns2")       # x moved to a namespace that existed
+            b.addr_add("eth0", "10.124.0.2/16")  # on a link that existed: removed
+            b.bridge_add("br0")                  # fails
+    pid = runner.caller_pid()
+    assert undo_of(runner) == [
+        ("addr del 10.124.0.2/16 dev eth0", None),
+        ("netns exec ecns2 ip -force -batch /run/netnswrap/batch.t1/undo1", [f"link set x netns {pid}"]),
+        ("link del x", None), ("addr del 10.124.0.1/16 dev c", None), ("link set dev c name a", None),
+        ("netns exec ecns1 ip -force -batch /run/netnswrap/batch.t1/undo3", [f"link set dev b netns {pid}"]),
+        ("link del dev a", None), ("netns del ecns1", None)]
+
+
+def test_deleted_things_are_not_undone_and_removed_addresses_come_back():
+    runner = Fake((2, "RTNETLINK answers: File exists\n", 5))
+    with pytest.raises(nw.LinkExists):
+        with nw.Netns(runner=runner).batch() as b:
+            b.netns_add("ecns1")
+            b.bridge_add("br0")
+            b.addr_del("eth0", "10.124.0.2/16")
+            b.link_del("br0")
+            b.netns_del("ecns1")
+            b.bridge_add("br1")
+    assert undo_of(runner) == [("addr add 10.124.0.2/16 dev eth0", None), ("link del br0", None),
+                               ("netns del ecns1", None)]
+
+
+def test_ctrl_c_while_the_batch_runs_undoes_what_ran_and_goes_on():
+    class Interrupted(Fake):
+        def run(self, argv, *, input=None, timeout=None):
+            if "netnswrap-batch" in argv:
+                self.files[argv[-1]] = MARK * 2
+                self.calls.append((tuple(argv), dict(self.files)))
+                raise KeyboardInterrupt
+            return super().run(argv, input=input, timeout=timeout)
+
+    runner = Interrupted()
+    with pytest.raises(KeyboardInterrupt):
+        with nw.Netns(runner=runner).batch() as b:
+            star(b)
+    assert undo_of(runner) == [("link del br0", None)]
+    assert runner.files == {}
+
+
+def test_a_short_write_is_an_error_before_ip_runs():
+    class Full(Fake):
+        def write_file(self, path, text):
+            if path.endswith("/main"):
+                raise nw.NetnsWrapError(f"cannot write {path}: No space left on device")
+            super().write_file(path, text)
+
+    runner = Full()
+    with pytest.raises(nw.NetnsWrapError, match="No space left"):
+        with nw.Netns(runner=runner).batch() as b:
+            star(b)
+    assert runner.calls == [] and runner.files == {}
+
+
+def test_cleanup_undoes_what_a_dead_batch_ran_and_leaves_running_ones_alone():
+    runner = Fake(owner_alive=False)
+    b = nw.Netns(runner=runner).batch()
+    b.netns_add("ecns1")
+    b.bridge_add("br0")
+    b.bridge_add("br1")
+    plan_text, _ = b.script("/run/netnswrap/batch.dead")
+    from netnswrap.batching import Plan, journal, schedule
+    plan = Plan(b.base, schedule(b.ops, b.base), "/run/netnswrap/batch.dead")
+    runner.files = {**plan.files, plan.journal: journal(plan, 999999), plan.out: MARK * 2}
+    runner.run = lambda argv, **kw: (runner.calls.append((tuple(argv), dict(runner.files))) or
+                                     Result(tuple(argv), 0, "batch.dead\nother\n" if argv[0] == "ls" else "", ""))
+    assert cleanup(runner) == ["/run/netnswrap/batch.dead"]
+    assert undo_of(runner) == [("link del br0", None), ("netns del ecns1", None)]
+    assert runner.files == {}
+    runner.owner_alive = True
+    runner.files = {plan.journal: journal(plan, 999999)}
+    assert cleanup(runner) == [] and plan.journal in runner.files
+
+
+def test_empty_batch_runs_nothing_and_run_works_without_with():
+    runner = Fake()
+    with nw.Netns(runner=runner).batch():
+        pass
+    b = nw.Netns(runner=runner).batch()
+    b.netns_del("h1")
+    b.run()
+    b.run()
+    assert len(runner.calls) == 1
+
+
+def test_module_level_batch_is_the_function():
+    assert isinstance(nw.batch(), Batch)
+
+
+def test_cli_cleanup_dry_run_prints_what_it_would_read(capsys):
+    from netnswrap import cli
+    assert cli.main(["--dry-run", "cleanup"]) == 0
+    out = capsys.readouterr().out
+    assert out == "ls /run/netnswrap\n"  # a dry run prints the commands, not answers
