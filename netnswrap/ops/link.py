@@ -53,7 +53,7 @@ def show_dev(dev: str, json: bool = True, details: bool = True) -> Argv:
 def create(name: str, kind_args: Argv) -> Write:
     """``ip link add NAME KIND_ARGS…`` (undone by ``ip link del NAME``)"""
     return Write(("ip", "link", "add") + device(check_new_ifname(name)) + kind_args,
-                 undo=Undo(("ip", "link", "del") + device(name)), reuses_name=True)
+                 undo=Undo(("ip", "link", "del") + device(name), removes=True), reuses_name=True)
 
 
 def veth(name: str, peer: str, peer_netns: Optional[str] = None,
@@ -135,7 +135,7 @@ class LinkWrites(Changes):
         if there is not None or name is not None:
             back = set_(name or dev, netns=self._ref(self.where) if there else None,
                         name=dev if name is not None else None)
-            undo = Undo(back, where=there, moves_out=there is not None)
+            undo = Undo(back, where=there)
         # A move and/or rename alone is one atomic change, safe to retry.
         alone = up is None and mtu is None and master is None and not nomaster and address is None
         self._apply(Write(argv, touches=(there,) if there else (), undo=undo, reuses_name=alone))
