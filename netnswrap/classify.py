@@ -198,13 +198,62 @@ RULES: list = [
     (r"(Operation not permitted|Permission denied)$", PermissionDenied),
     (r": No such device$", LinkNotFound),
 ]
-# Rules of one `ip` object, read before RULES for a command on that object.
+def _word_after(argv: Sequence[str], keyword: str) -> Optional[str]:
+    words = _ip_words(argv)
+    return next((b for a, b in zip(words, words[1:]) if a == keyword), None)
+
+
+def _kind_missing(argv: Sequence[str]):
+    """NotSupported, naming the kind of an ``ip link add … type KIND``."""
+    kind = _word_after(argv, "type") if _ip_words(argv)[1:2] == ["add"] else None
+    return (NotSupported, f"link kind {kind!r} is not supported by this kernel") if kind else NotSupported
+
+
+def _gateway_unreachable(argv: Sequence[str]):
+    """A gateway the kernel cannot reach directly (``ip route add/replace``),
+    or no route at all (``ip route get``)."""
+    words = _ip_words(argv)
+    if words[1:2] == ["get"]:
+        return RouteNotFound, f"no route to {words[2] if len(words) > 2 else 'that address'}"
+    via, dev = _word_after(argv, "via"), _word_after(argv, "dev")
+    if via is None:
+        return InvalidArgument
+    return InvalidArgument, (f"gateway {via} is not on a network connected to "
+                             f"{f'device {dev}' if dev else 'this namespace'}")
+
+
+# Rules of one `ip` object (or of another tool, by its name), read before RULES
+# for a command on it. Evidence: fixtures/reference/route-errors.json. A
+# function may return (class, note): the message is then "note: line".
 OBJECT_RULES: Dict[str, list] = {
     "route": [
         (r"^(ip: )?RTNETLINK answers: File exists$", RouteExists),
         (r"^(ip: )?RTNETLINK answers: No such process$", RouteNotFound),
-        (r"^Error: Nexthop has invalid gateway\.$", InvalidArgument),
-        (r"^(ip: )?RTNETLINK answers: Network is unreachable$", InvalidArgument),
+        (r"^Error: FIB table does not exist\.$", RouteNotFound),
+        (r"^Error: Nexthop has invalid gateway\.$", _gateway_unreachable),
+        (r"^(ip: )?RTNETLINK answers: (Network is unreachable|No route to host)$", _gateway_unreachable),
+        (r"^Error: Invalid prefsrc address\.$", InvalidAddress),
+        (r"^Error: Invalid prefix for given prefix length\.$", InvalidAddress),
+        (r'^Error: (inet|inet6) address is expected rather than ".*"\.$', InvalidAddress),
+    ],
+    "neigh": [  # an entry that exists or is missing: no typed class (not a link's)
+        (r"^(ip: )?RTNETLINK answers: (File exists|No such file or directory)$", CommandError),
+        (r"^Device and destination are required arguments\.$", UsageError),
+        (r"^ip: invalid argument '(add|del|delete|change|replace)' to 'ip'$", ToolUnsupported),
+    ],
+    "link": [
+        (r"^Error: Unknown device type\.$", _kind_missing),
+        (r"^Error: tun/tap creation via rtnetlink is not supported\.$", NotSupported),
+        (r"^(ip: )?RTNETLINK answers: Operation not supported$", _kind_missing),
+        (r"^Error: A VXLAN device with the specified VNI already exists\.$", LinkExists),
+    ],
+    "tuntap": [
+        (r"^ioctl\(TUNSETIFF\): Device or resource busy$", LinkExists),
+    ],
+    "sysctl": [
+        (r"^sysctl: cannot stat /proc/sys/.*: No such file or directory$", InvalidArgument),
+        (r'^sysctl: setting key ".*": Invalid argument$', InvalidArgument),
+        (r"^sysctl: permission denied on key", PermissionDenied),
     ],
 }
 
@@ -227,7 +276,7 @@ def _runs_a_program(argv: Sequence[str]) -> bool:
     return head in _EXEC_WRAPPERS or (head == "ip" and args[1:3] == ["netns", "exec"])
 
 
-def _resolve(target: Rule, argv: Sequence[str], match: "re.Match") -> Type[NetnsWrapError]:
+def _resolve(target: Rule, argv: Sequence[str], match: "re.Match"):
     if isinstance(target, type):
         return target
     if target is _busybox_bad_value:
@@ -260,12 +309,14 @@ def classify(argv: Sequence[str], returncode: int, stdout: str = "", stderr: str
             break
     cls: Type[NetnsWrapError] = CommandError
     message = first_line("\n".join(lines))
-    rules = _COMPILED_BY_OBJECT.get(_ip_object(argv), _COMPILED)
+    rules = _COMPILED_BY_OBJECT.get(_ip_object(argv) or (inner[0] if inner else ""), _COMPILED)
     for line in lines:
         for pattern, target in rules:
             found = pattern.search(line)
             if found:
-                cls, message = _resolve(target, argv, found), line.strip()
+                resolved = _resolve(target, argv, found)
+                cls, note = resolved if isinstance(resolved, tuple) else (resolved, None)
+                message = f"{note}: {line.strip()}" if note else line.strip()
                 break
         else:
             continue

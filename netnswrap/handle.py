@@ -21,6 +21,9 @@ from .ops.ethtool import EthtoolReads
 from .ops.link import LinkReads, LinkWrites
 from .ops.netns import NetnsReads, NetnsWrites
 from .ops.program import ProgramOps
+from .ops.neigh import NeighReads, NeighWrites
+from .ops.route import RouteReads, RouteWrites
+from .ops.sysctl import SysctlReads, SysctlWrites
 from .parsing import load_json_list, parse
 from .defaults import get_runner
 from .runners import IpTools, Result, Runner
@@ -39,7 +42,7 @@ TEARDOWN_RETRIES = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.5, 0.5, 0.5)
 
 
 class Netns(NetnsWrites, NetnsReads, LinkWrites, LinkReads, AddrWrites, AddrReads, EthtoolReads,
-            ProgramOps):
+            ProgramOps, RouteWrites, RouteReads, NeighWrites, NeighReads, SysctlWrites, SysctlReads):
     """A network namespace to run commands in.
 
     ``Netns()`` is the caller's own namespace, ``Netns(name)`` a named one

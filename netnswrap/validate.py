@@ -140,3 +140,106 @@ def check_runner(runner):
     if not callable(getattr(runner, "run", None)):
         raise InvalidArgument(f"not a runner: {runner!r} (needs a run(argv) method)")
     return runner
+
+
+# --- routes, neighbours, sysctls, link kinds ------------------------------------
+
+U32_MAX = 2**32 - 1
+_TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_SYSCTL_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@+%/-]*$")
+
+
+def check_ip(address, what: str = "address", family: Optional[int] = None) -> str:
+    """One IPv4 or IPv6 address without a prefix length (of IP version
+    ``family`` when given), in its canonical spelling."""
+    try:
+        value = ipaddress.ip_address(address) if isinstance(address, str) else None
+    except ValueError:
+        value = None
+    if value is None:
+        raise InvalidAddress(f"invalid {what} {address!r}: must be one IPv4 or IPv6 address "
+                             "(no prefix length), e.g. 10.1.1.1 or 2001:db8::1")
+    if family is not None and value.version != family:
+        raise InvalidAddress(f"invalid {what} {address!r}: must be an IPv{family} address here")
+    return str(value)
+
+
+def check_route_dst(dst) -> str:
+    """A route's destination: ``"default"``, an address (a host route) or a
+    network in CIDR form with no host bits set (``10.1.0.0/16``,
+    ``2001:db8::/64``), in its canonical spelling."""
+    if dst == "default":
+        return dst
+    if not isinstance(dst, str) or "/" not in dst:
+        return check_ip(dst, "route destination")
+    try:
+        return str(ipaddress.ip_network(dst))
+    except ValueError as exc:
+        raise InvalidAddress(f"invalid route destination {dst!r}: {exc} (must be 'default', an "
+                             "address or a network such as 10.1.0.0/16)") from None
+
+
+def ip_version(value: str) -> Optional[int]:
+    """4 or 6 for a checked address or network, None for ``default``."""
+    return None if value == "default" else ipaddress.ip_network(value).version
+
+
+def check_u32(value, what: str, low: int = 0) -> str:
+    """An int within low..4294967295 (a netlink u32), as a str."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= U32_MAX:
+        raise InvalidArgument(f"invalid {what} {value!r}: must be an int within {low}..{U32_MAX}")
+    return str(value)
+
+
+def check_table(table, *, listing: bool = False) -> str:
+    """A routing table: an id (1..4294967295, an int or its digits) or a name
+    (``main``, ``local``, a name from ``rt_tables``); ``listing`` also takes
+    ``all`` (every table, ``ip route show table all``)."""
+    if isinstance(table, str) and table.isdigit() and table.isascii():
+        table = int(table)
+    if isinstance(table, int) and not isinstance(table, bool):
+        return check_u32(table, "routing table", low=1)
+    if not isinstance(table, str) or not _TABLE_NAME.match(table) or (table == "all" and not listing):
+        raise InvalidArgument(f"invalid routing table {table!r}: must be an id (1..{U32_MAX}) or a "
+                              "name such as main or local" + (" (or all)" if listing else ""))
+    return table
+
+
+def check_family(family) -> Optional[str]:
+    """An IP version for listing: None (ip's default), 4 or 6 → ``-4``/``-6``."""
+    if family is None:
+        return None
+    if isinstance(family, bool) or family not in (4, 6):
+        raise InvalidArgument(f"invalid family {family!r}: must be 4, 6 or None")
+    return f"-{family}"
+
+
+def check_choice(value, what: str, choices: Sequence[str]) -> str:
+    """One of ``choices`` (a str)."""
+    if not isinstance(value, str) or value not in choices:
+        raise InvalidArgument(f"invalid {what} {value!r}: must be one of {', '.join(choices)}")
+    return value
+
+
+def check_sysctl_key(key) -> str:
+    """A sysctl key as ``sysctl`` takes it (``net.ipv4.ip_forward``, or with
+    '/' separators): letters, digits and ``_ . : @ + % / -``, no whitespace,
+    no '=', no '..' or empty component, not starting with '-' or '/'."""
+    if not isinstance(key, str) or not _SYSCTL_KEY.match(key):
+        raise InvalidArgument(f"invalid sysctl key {key!r}: must be a dotted name such as "
+                              "net.ipv4.ip_forward (no whitespace, '=' or leading '-' or '/')")
+    parts = re.split(r"[./]", key)
+    if "" in parts or ".." in key:
+        raise InvalidArgument(f"invalid sysctl key {key!r}: has an empty or '..' component")
+    return key
+
+
+def check_sysctl_value(value) -> str:
+    """A value for ``sysctl -w``: an int or a non-empty str without newlines
+    or control characters (a str may hold spaces or tabs, e.g. ``"1024\\t65000"``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str) or not value.strip() or not value.replace("\t", " ").isprintable():
+        raise InvalidArgument(f"invalid sysctl value {value!r}: must be an int or a non-empty str "
+                              "without newlines or control characters")
+    return value

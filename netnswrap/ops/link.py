@@ -7,6 +7,7 @@ from ..errors import InvalidArgument, LinkNotFound, NetnsWrapError
 from ..validate import check_flag, check_ifname, check_lladdr, check_mtu, check_new_ifname
 from ..where import Argv, Where
 from . import Changes, Reads, Undo, Write, where_of
+from . import kinds
 
 # Kinds the kernel marks netns-local (NETIF_F_NETNS_LOCAL; dev->netns_local
 # in 6.12-6.14, dev->netns_immutable since 6.15): they never change namespace.
@@ -118,7 +119,27 @@ class LinkWrites(Changes):
 
     def bridge_add(self, name: str) -> None:
         """Create a bridge. Equivalent to: ``ip link add NAME type bridge``"""
-        self._apply(create(name, ("type", "bridge")))
+        self.link_add(name, "bridge")
+
+    def link_add(self, name: str, kind: str, **options) -> None:
+        """Create a link of ``kind`` with that kind's options (see
+        :data:`netnswrap.ops.kinds.KINDS`): ``veth`` (``peer=``,
+        ``peer_netns=``), ``bridge``, ``dummy``, ``macvlan``/``ipvlan``
+        (``link=``, ``mode=``), ``vlan`` (``link=``, ``id=``), ``vxlan``
+        (``id=``, ``remote=``, ``local=``, ``dstport=``, ``dev=``), ``bond``
+        (``mode=``), ``tun``/``tap``, ``gre``/``ipip`` (``remote=``,
+        ``local=``). An option the kind does not take is an
+        ``InvalidArgument`` naming the ones it does; a kind the kernel lacks
+        raises ``NotSupported`` naming it.
+        Equivalent to: ``ip link add NAME [link DEV] type KIND [OPTION VALUE]…``
+        (``ip tuntap add mode tun|tap name NAME`` for tun/tap)"""
+        words = kinds.check_options(kind, options)
+        if kind == "veth":
+            self.veth_add(name, words["peer"], peer_netns=options.get("peer_netns"))
+        elif kind in ("tun", "tap"):
+            self._apply(kinds.tuntap(name, kind))
+        else:
+            self._apply(create(name, kinds.args(kind, words)))
 
     def link_set(self, dev: str, *, up: Optional[bool] = None, mtu: Optional[int] = None,
                  master: Optional[str] = None, nomaster: bool = False, netns=None,
