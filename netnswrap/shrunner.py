@@ -6,14 +6,17 @@ so ``import netnswrap``, parsing and replay work on machines without it.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import os
 import shutil
 import signal
 import stat
 import tempfile
 import threading
+import time
 import warnings
-from typing import Iterator, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .errors import CommandError, CommandTimeout, InvalidArgument, NetnsWrapError, ToolNotFound
 from .runners import SCRATCH_ROOT, Result, Runner
@@ -74,35 +77,31 @@ class ShRunner(Runner):
         limit = self.timeout if timeout is None else check_timeout(timeout)
         check_exec_size(argv)
         quiet_fork_warning()
-        try:
-            program = sh.Command(argv[0])
-        except sh.CommandNotFound:
-            raise ToolNotFound(argv[0], argv=argv) from None
+        program = _program(sh, argv)
         # _close_fds=False: Python opens every fd close-on-exec (PEP 446), so the
         # child's fd-by-fd closing loop in sh is redundant (~1 ms a process).
-        running = timer = None
-        expired = threading.Event()
+        running = deadline = None
         try:
             with _spawn_lock, _ctrl_c_deferred(), _exec_failure(sh, argv):
                 running = program(*argv[1:], _bg=True, _bg_exc=False, _tty_out=False,
                                   _env=dict(os.environ, LC_ALL="C"), _in=input,
                                   _ok_code=_ANY_STATUS, _new_group=True, _close_fds=False)
             # sh's own _timeout polls every 0.1 s, which would dominate short
-            # commands: a timer that kills the group costs nothing until it fires.
+            # commands; one watchdog thread for all commands costs nothing until a
+            # deadline passes (a thread per command cost ~0.1 ms to start).
             if limit:
-                timer = threading.Timer(limit, _expire, (running.pid, expired))
-                timer.start()
+                deadline = _watchdog.watch(limit, running.pid)
             running.wait()
         except BaseException:
             if running is not None:
                 _kill_group(running.pid)
             raise
         finally:
-            if timer:
-                timer.cancel()
+            expired = deadline is not None and _watchdog.cancel(deadline)
+        assert running is not None
         result = Result(argv, running.exit_code, _text(running.stdout), _text(running.stderr))
-        if expired.is_set():
-            raise CommandTimeout(argv, limit, result.stdout, result.stderr)
+        if expired:
+            raise CommandTimeout(argv, limit or 0.0, result.stdout, result.stderr)
         return result
 
     def scratch_dir(self) -> str:
@@ -188,6 +187,9 @@ def _exec_failure(sh, argv: Sequence[str]) -> Iterator[None]:
     except sh.ForkException as exc:
         _reap_unexecuted(exc)
         reason = str(exc).strip().splitlines()[-1].strip()  # the last line of the child's traceback
+        if "[Errno 2]" in reason:  # removed since its PATH lookup was cached
+            _programs.clear()
+            raise ToolNotFound(argv[0], argv=argv) from None
         if "[Errno 7]" in reason:  # E2BIG: what check_exec_size could not foresee
             raise InvalidArgument(f"{argv[0]} cannot be executed: {reason} (ARG_MAX, `getconf ARG_MAX`)",
                                   argv=argv) from None
@@ -235,9 +237,71 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def _expire(pgid: int, expired: threading.Event) -> None:
-    expired.set()
-    _kill_group(pgid)
+# sh.Command(name) looks the program up in PATH (~0.15 ms): once per name and PATH.
+_programs: Dict[Tuple[str, Optional[str]], Any] = {}
+
+
+def _program(sh, argv: Sequence[str]):
+    """The ``sh.Command`` of ``argv[0]``; :class:`ToolNotFound` if PATH has none."""
+    key = (argv[0], os.environ.get("PATH"))
+    program = _programs.get(key)
+    if program is None:
+        try:
+            program = _programs[key] = sh.Command(argv[0])
+        except sh.CommandNotFound:
+            raise ToolNotFound(argv[0], argv=argv) from None
+    return program
+
+
+class _Watchdog:
+    """One daemon thread that kills a command's process group when its
+    deadline passes: a deadline is ``[when, number, pgid, state]`` in a heap."""
+
+    PENDING, CANCELLED, EXPIRED = range(3)
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._heap: List[list] = []
+        self._numbers = itertools.count()
+        self._thread: Optional[threading.Thread] = None
+
+    def watch(self, seconds: float, pgid: int) -> list:
+        """Kill group ``pgid`` ``seconds`` from now unless :meth:`cancel` comes first."""
+        deadline = [time.monotonic() + seconds, next(self._numbers), pgid, self.PENDING]
+        with self._condition:
+            heapq.heappush(self._heap, deadline)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="netnswrap watchdog", daemon=True)
+                self._thread.start()
+            elif self._heap[0] is deadline:
+                self._condition.notify()
+        return deadline
+
+    def cancel(self, deadline: list) -> bool:
+        """Stop watching; True if the deadline had passed (the group was killed)."""
+        with self._condition:
+            if deadline[3] == self.PENDING:
+                deadline[3] = self.CANCELLED
+            return deadline[3] == self.EXPIRED
+
+    def _run(self) -> None:
+        with self._condition:
+            while True:
+                while self._heap and self._heap[0][3] == self.CANCELLED:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._condition.wait()
+                    continue
+                delay = self._heap[0][0] - time.monotonic()
+                if delay > 0:
+                    self._condition.wait(delay)
+                    continue
+                deadline = heapq.heappop(self._heap)
+                deadline[3] = self.EXPIRED
+                _kill_group(deadline[2])
+
+
+_watchdog = _Watchdog()
 
 
 def _kill_group(pgid: int) -> None:

@@ -151,3 +151,28 @@ def test_commands_from_a_threaded_process_emit_no_warning():
         stop.set()
         other.join()
     assert [str(w.message) for w in caught] == ["still shown"]
+
+
+# --- what each command costs: one watchdog, PATH looked up once ---------------
+
+def test_one_watchdog_thread_serves_every_time_limit():
+    runner = ShRunner(timeout=30)
+    for _ in range(20):
+        assert runner.run(["true"]).ok
+    assert [thread.name for thread in threading.enumerate()].count("netnswrap watchdog") == 1
+    started = time.monotonic()
+    with pytest.raises(nw.CommandTimeout):  # a short limit behind twenty long cancelled ones
+        runner.run(["sleep", "30"], timeout=0.5)
+    assert time.monotonic() - started < 20
+
+
+def test_a_program_removed_after_its_first_run_is_tool_not_found(tmp_path, monkeypatch):
+    program = tmp_path / "nwedprog"
+    program.write_text("#!/bin/sh\necho ok\n")
+    program.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    assert ShRunner().run(["nwedprog"]).stdout == "ok\n"
+    program.unlink()
+    with pytest.raises(nw.ToolNotFound, match="nwedprog: command not found"):
+        ShRunner().run(["nwedprog"])
+    assert children(zombies=True) == []
