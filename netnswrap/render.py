@@ -9,22 +9,26 @@ from .nsids import describe, place
 
 
 def tree(topology: dict) -> str:
-    """One block per namespace, one line per link, veth peers and bridge ports named::
+    """One block per namespace, one line per link, veth peers and bridge ports
+    named, then one line per route of its main table (the ``fe80::/64`` routes
+    the kernel gives every interface left out)::
 
         the caller's namespace (current)  88 processes, PID 2 kthreadd
           ├─ 3: docker0  bridge UP  172.17.0.1/16  ports veth30314cf
-          └─ 5: veth30314cf  veth UP  master docker0  ⇄ eth0 (4) in PID 1503
+          ├─ 5: veth30314cf  veth UP  master docker0  ⇄ eth0 (4) in PID 1503
+          ├─ route default via 10.0.2.2 dev eth0 proto dhcp
+          └─ route 172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1
     """
     peers = _peers(topology)
     ports = {_key((b["netns"], b["pid"]), b): b["ports"] for b in topology["bridges"]}
     lines: List[str] = []
     for space in topology["namespaces"]:
         lines.append(_title(space))
-        links = space["links"]
-        for n, link in enumerate(links):
-            branch = "└─" if n == len(links) - 1 else "├─"
-            key = _key(place(space), link)
-            lines.append(f"  {branch} {_link_line(link, peers.get(key), ports.get(key))}")
+        items = [_link_line(link, peers.get(_key(place(space), link)), ports.get(_key(place(space), link)))
+                 for link in space["links"]]
+        items += [_route_line(route) for route in space.get("routes", ()) if not _link_local(route)]
+        for n, item in enumerate(items):
+            lines.append(f"  {'└─' if n == len(items) - 1 else '├─'} {item}")
     return "".join(line + "\n" for line in lines)
 
 
@@ -104,6 +108,21 @@ def _link_line(link: dict, peer: Optional[dict], ports: Optional[List[str]]) -> 
         words.append(f"⇄ {peer['ifname']} ({peer['ifindex']}) in {describe((peer['netns'], peer['pid']))}"
                      if peer else "⇄ peer out of sight")
     return "  ".join(words)
+
+
+def _link_local(route: dict) -> bool:
+    return route.get("dst") == "fe80::/64" and route.get("protocol") == "kernel"
+
+
+def _route_line(route: dict) -> str:
+    """A route as ``ip route`` prints it: ``route DST [via GW] [dev DEV] [proto P]
+    [scope S] [src SRC] [metric N]`` (and its type when not unicast)."""
+    words = ["route"] + ([route["type"]] if "type" in route else []) + [route.get("dst", "?")]
+    for key, word in (("gateway", "via"), ("dev", "dev"), ("protocol", "proto"), ("scope", "scope"),
+                      ("prefsrc", "src"), ("metric", "metric")):
+        if key in route:
+            words += [word, str(route[key])]
+    return " ".join(words + list(route.get("flags", ())))
 
 
 def _quote(text: str) -> str:

@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Tuple
 from .errors import NamespaceNotFound, ParseError, ProcessNotFound
 from .nsids import Handle, NsidTable, endpoint, members as read_members, place, reach
 from .ops.addr import list_ as addr_list
+from .ops.route import list_ as route_list
 from .parsing import load_json_list
 from .peers import kind, mate, points_back
 from .where import Argv
@@ -34,7 +35,8 @@ def topology(handle: Handle) -> dict:
     JSON-ready dict::
 
         {"namespaces": [{"name", "pid", "pids", "command", "nsid", "inode",
-                         "current", "caller", "links": [ip -d -j addr dicts]}],
+                         "current", "caller", "links": [ip -d -j addr dicts],
+                         "routes": [ip -j route dicts: the main table, IPv4 and IPv6]}],
          "veth_pairs": [[endpoint, endpoint or None]],
          "bridges": [{"netns", "pid", "ifname", "ifindex", "ports": [ifname]}]}
 
@@ -48,8 +50,9 @@ def topology(handle: Handle) -> dict:
 
     Equivalent to: ``ip -j netns list; lsns -J -t net; stat -L -c "%n %i"
     /proc/[0-9]*/ns/net; ip -d -j addr show; ip -all netns exec ip -d -j addr
-    show`` and ``nsenter -t PID -n ip -d -j addr show`` for each namespace
-    only processes hold.
+    show; ip -all netns exec ip -j route show table all`` and ``nsenter -t PID
+    -n ip -d -j addr show`` (and ``… ip -j route show table all``) for each
+    namespace only processes hold.
     """
     table = NsidTable(handle)
     caller, members = read_members(handle)
@@ -58,6 +61,7 @@ def topology(handle: Handle) -> dict:
         here = next((inode for inode, pids in members.items() if handle.pid in pids), None)
     spaces = _spaces(table, handle, here, caller, members)
     _read_links(handle, spaces)
+    _read_routes(handle, spaces)
     return {"namespaces": spaces, "veth_pairs": _pairs(spaces, table, handle),
             "bridges": _bridges(spaces)}
 
@@ -133,21 +137,34 @@ def _spaces(table: NsidTable, handle: Handle, here: Optional[int], caller: Optio
 
 def _space(name: Optional[str], nsid: Optional[int]) -> dict:
     return {"name": name, "pid": None, "pids": [], "command": None, "nsid": nsid, "inode": None,
-            "current": False, "caller": False, "links": []}
+            "current": False, "caller": False, "links": [], "routes": []}
 
 
 def _read_links(handle: Handle, spaces: List[dict]) -> None:
-    """Fill each namespace's ``links``: every named one through a single
-    ``ip -all netns exec``, the others one ``ip`` each. A namespace that
-    vanished while it was read (its process ended) is left out."""
-    show = addr_list(details=True)
+    """Fill each namespace's ``links`` (see :func:`_read_each`)."""
+    _read_each(handle, spaces, addr_list(details=True), "links")
+
+
+def _read_routes(handle: Handle, spaces: List[dict]) -> None:
+    """Fill each namespace's ``routes`` with its main table, IPv4 and IPv6
+    (``table all`` is the one listing of both families; the other tables'
+    routes are left out)."""
+    _read_each(handle, spaces, route_list(table="all"), "routes",
+               lambda routes: [route for route in routes if route.get("table", "main") == "main"])
+
+
+def _read_each(handle: Handle, spaces: List[dict], show: Argv, key: str, keep=list) -> None:
+    """Set each namespace's ``key`` to ``keep`` of what ``show`` prints there:
+    every named one through a single ``ip -all netns exec``, the others one
+    ``ip`` each. A namespace that vanished while it was read (its process
+    ended) is left out."""
     named = {space["name"]: space for space in spaces if space["name"] is not None}
     if named:
-        for name, links in _split_all(handle.run(netns_exec_all(show)).stdout, named).items():
-            named[name]["links"] = links
+        for name, found in _split_all(handle.run(netns_exec_all(show)).stdout, named).items():
+            named[name][key] = keep(found)
     for space in [s for s in spaces if s["name"] is None]:
         try:
-            space["links"] = load_json_list((handle if space["current"] else reach(place(space), handle)).run(show))
+            space[key] = keep(load_json_list((handle if space["current"] else reach(place(space), handle)).run(show)))
         except ProcessNotFound:
             spaces.remove(space)
 

@@ -145,8 +145,8 @@ def check_runner(runner):
 # --- routes, neighbours, sysctls, link kinds ------------------------------------
 
 U32_MAX = 2**32 - 1
-_TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-_SYSCTL_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@+%/-]*$")
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_SYSCTL_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@+%/-]*")
 
 
 def check_ip(address, what: str = "address", family: Optional[int] = None) -> str:
@@ -195,11 +195,11 @@ def check_table(table, *, listing: bool = False) -> str:
     """A routing table: an id (1..4294967295, an int or its digits) or a name
     (``main``, ``local``, a name from ``rt_tables``); ``listing`` also takes
     ``all`` (every table, ``ip route show table all``)."""
-    if isinstance(table, str) and table.isdigit() and table.isascii():
+    if isinstance(table, str) and table.isascii() and table.isdigit():
         table = int(table)
     if isinstance(table, int) and not isinstance(table, bool):
         return check_u32(table, "routing table", low=1)
-    if not isinstance(table, str) or not _TABLE_NAME.match(table) or (table == "all" and not listing):
+    if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table) or (table == "all" and not listing):
         raise InvalidArgument(f"invalid routing table {table!r}: must be an id (1..{U32_MAX}) or a "
                               "name such as main or local" + (" (or all)" if listing else ""))
     return table
@@ -209,7 +209,7 @@ def check_family(family) -> Optional[str]:
     """An IP version for listing: None (ip's default), 4 or 6 → ``-4``/``-6``."""
     if family is None:
         return None
-    if isinstance(family, bool) or family not in (4, 6):
+    if type(family) is not int or family not in (4, 6):
         raise InvalidArgument(f"invalid family {family!r}: must be 4, 6 or None")
     return f"-{family}"
 
@@ -225,7 +225,7 @@ def check_sysctl_key(key) -> str:
     """A sysctl key as ``sysctl`` takes it (``net.ipv4.ip_forward``, or with
     '/' separators): letters, digits and ``_ . : @ + % / -``, no whitespace,
     no '=', no '..' or empty component, not starting with '-' or '/'."""
-    if not isinstance(key, str) or not _SYSCTL_KEY.match(key):
+    if not isinstance(key, str) or not _SYSCTL_KEY.fullmatch(key):
         raise InvalidArgument(f"invalid sysctl key {key!r}: must be a dotted name such as "
                               "net.ipv4.ip_forward (no whitespace, '=' or leading '-' or '/')")
     parts = re.split(r"[./]", key)

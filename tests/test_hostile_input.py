@@ -47,14 +47,30 @@ HOSTILE = {
     "argv": ["ls", "", b"ls", [], [""], ["-n", "sh"], ["--help"], ["-r/", "sh"], [None], [1],
              ["ls", None], ["a\x00b"], ("ls", b"-l"), None, 7],
     "timeout": [0, -1, "1", True, float("nan"), float("inf"), b"1", [1]],
+    "route_dst": ["", "-n", "defaultx", "10.1.1.1/33", "10.1.2.0/16", "default via 10.0.0.1", "10.0.0.0/8\n",
+                  "$(id)", "::1/129", None, 1, 3.5, b"10.0.0.0/8", ["default"]],
+    "ip": ["", "-n", "10.1.1.256", "10.1.1.1/24", "10.1.1.1 dev lo", "10.1.1.1\n", "$(id)", 1, 3.5, True,
+           b"10.1.1.1", ["10.1.1.1"]],
+    "u32": [-1, 2 ** 32, 1.5, "5", True, b"5", [5]],
+    "table": [0, -1, 2 ** 32, "", "-n", "main; reboot", "a b", "100\n", "main\n", 1.5, True, b"main", ["main"]],
+    "family": [0, 5, "4", "-4", True, 4.0, b"4", [4]],
+    "sysctl_key": ["", "-a", "--all", "net ipv4", "net.ipv4.ip_forward=1", "net..x", "net/../x", "/proc/x",
+                   "net.x\n", "net.ipv4.*", None, 1, b"net.x", ["net.x"]],
+    "sysctl_value": ["", " ", "1\n", "1\x00", "\x1b[31m", None, True, 1.5, b"1", [1]],
+    "link_kind": ["", "-n", "dummy0", "BRIDGE", "bridge; reboot", None, 1, b"bridge", ["bridge"]],
 }
 VALID = {"name": "nwh0", "dev": "v0", "peer": "v1", "pid": 1503, "cidr": "10.1.1.1/24",
-         "argv": ["true"]}
+         "argv": ["true"], "dst": "10.9.0.0/16", "addr": "10.9.0.5", "lladdr": "02:00:00:00:00:05",
+         "key": "net.ipv4.ip_forward", "value": 1, "kind": "bridge"}
 PARAMETER_KINDS = {"dev": "ifname", "peer": "ifname", "master": "ifname", "pid": "pid",
                    "cidr": "cidr", "mtu": "mtu", "address": "lladdr", "peer_netns": "netns_ref",
                    "netns": "netns_ref", "up": "flag", "nomaster": "flag", "argv": "argv",
                    "timeout": "timeout",
                    "name": None,     # a namespace name in netns_*, an interface name elsewhere
+                   "dst": "route_dst", "via": "ip", "src": "ip", "addr": "ip", "metric": "u32",
+                   "table": "table", "family": "family", "lladdr": "lladdr", "key": "sysctl_key",
+                   "value": "sysctl_value", "kind": "link_kind",
+                   "options": "skip",  # link_add's per-kind options: tests/test_route_ops.py
                    "check": "skip"}  # a Python-side switch, never part of a command
 SHELLISH_KINDS = ("ifname", "netns", "netns_ref")
 
@@ -78,6 +94,8 @@ def call(target, method: str, parameter: str, value):
     signature = inspect.signature(getattr(nw.Netns, method))
     args, kwargs = [], {"up": True} if method == "link_set" else {}
     for name, spec in list(signature.parameters.items())[1:]:
+        if spec.kind is spec.VAR_KEYWORD:
+            continue
         given = value if name == parameter else VALID.get(name, spec.default)
         if spec.kind is spec.KEYWORD_ONLY or spec.default is not spec.empty:
             if name == parameter or given is not spec.default:
@@ -202,7 +220,8 @@ def test_the_live_runner_refuses_a_bad_argv_before_forking(argv, no_process):
 # --- batches: the same methods, plus what an ip -batch line cannot carry ---------
 
 BATCH_METHODS = ["netns_add", "netns_del", "veth_add", "bridge_add", "link_set", "link_set_up",
-                 "link_set_down", "link_del", "addr_add", "addr_del"]
+                 "link_set_down", "link_del", "addr_add", "addr_del", "link_add", "route_add",
+                 "route_replace", "route_del", "neigh_add", "neigh_del", "sysctl_set"]
 BATCH_UNSAFE = ["a#b", "#", "'a", '"a', "a\\"]
 
 

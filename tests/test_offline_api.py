@@ -21,7 +21,7 @@ from netnswrap.demo import shipped_cassette
 
 CASSETTES = Path(__file__).resolve().parents[1] / "fixtures" / "cassettes"
 SCRIPT = CASSETTES / "record_scenarios.py"
-SCENARIOS = ["seed_walkthrough", "docker_host", "star20", "demo"]
+SCENARIOS = ["seed_walkthrough", "docker_host", "star20", "routed", "demo"]
 
 
 def results(name: str) -> list:
@@ -48,7 +48,7 @@ def test_scenarios_call_every_api_function():
 def test_scenarios_replay_typed_errors():
     errors = {entry["error"] for name in SCENARIOS if name != "demo" for entry in results(name) if "error" in entry}
     assert {"NamespaceExists", "NamespaceNotFound", "LinkExists", "LinkNotFound", "AddressExists",
-            "ProcessNotFound", "CommandError"} <= errors
+            "ProcessNotFound", "CommandError", "RouteExists", "RouteNotFound", "NotSupported"} <= errors
 
 
 def test_docker_host_peers_resolve_to_the_right_container():

@@ -135,6 +135,28 @@ def lsns(*rows):
                             "netnsid": nsid, "nsfs": None, "command": "sleep 600"} for ns, pid, nsid in rows]}
 
 
+# h1's routes as `ip -j route show table all` prints them: main table (IPv4, IPv6), local, table 100
+H1_ROUTES = [
+    {"dst": "default", "gateway": "10.0.0.254", "dev": "va", "flags": []},
+    {"dst": "10.0.0.0/24", "dev": "va", "protocol": "kernel", "scope": "link", "prefsrc": "10.0.0.1", "flags": []},
+    {"dst": "10.5.0.0/16", "gateway": "10.0.0.9", "dev": "va", "table": "100", "flags": []},
+    {"type": "local", "dst": "10.0.0.1", "dev": "va", "table": "local", "protocol": "kernel",
+     "scope": "host", "prefsrc": "10.0.0.1", "flags": []},
+    {"dst": "fe80::/64", "dev": "va", "protocol": "kernel", "metric": 256, "flags": [], "pref": "medium"},
+    {"dst": "2001:db8::/64", "gateway": "fe80::1", "dev": "va", "metric": 1024, "flags": [], "pref": "medium"},
+]
+
+
+def with_caller(table: dict, caller: int = 100) -> str:
+    """What :func:`netnswrap.nsids.lsns_and_caller` prints: the caller's namespace, then lsns."""
+    return f"net:[{caller}]\n" + json.dumps(table)
+
+
+def lsns_and_caller(prefix: str) -> str:
+    """The command line of :func:`netnswrap.nsids.lsns_and_caller` placed by ``prefix``."""
+    return f"{prefix} " + shlex.join(lsns_and_caller_argv(os.getpid()))
+
+
 def two_hosts():
     """Host namespaces h1, h2, each with veth ifindex 3 to a container's eth0
     ifindex 2 (PIDs 11, 12): the ifindexes alone fit both ways round."""
@@ -148,6 +170,11 @@ def two_hosts():
             "\nnetns: h1\n" + json.dumps([LO, veth(3, "va", 2, 0)]) +
             "\n\nnetns: h2\n" + json.dumps([LO, veth(3, "vb", 2, 0)]) + "\n",
         "ip -d -j addr show": [LO],
+        "ip -all netns exec ip -j route show table all":
+            "\nnetns: h1\n" + json.dumps(H1_ROUTES) + "\n\nnetns: h2\n[]\n",
+        "ip -j route show table all": [],
+        "nsenter -t 11 -n ip -j route show table all": [],
+        "nsenter -t 12 -n ip -j route show table all": [],
         "nsenter -t 11 -n ip -d -j addr show": [LO, veth(2, "eth0", 3, 0)],
         "nsenter -t 12 -n ip -d -j addr show": [LO, veth(2, "eth0", 3, 0)],
         "ip -n h1 -j netns list": [{"name": "h1"}, {"name": "h2"}],
@@ -166,6 +193,20 @@ def test_repeated_ifindexes_are_told_apart_by_each_namespaces_nsids():
     assert [[(end["netns"], end["pid"], end["ifname"]) for end in pair] for pair in pairs] == [
         [("h1", None, "va"), (None, 11, "eth0")], [("h2", None, "vb"), (None, 12, "eth0")]]
     assert "ip netns exec h1 lsns -J -t net" in runner.ran
+
+
+def test_each_namespace_carries_its_main_table_of_both_families_and_the_tree_prints_it():
+    runner = Fake(two_hosts())
+    topology = nw.Netns(runner=runner).topology()
+    h1, h2 = (next(s for s in topology["namespaces"] if s["name"] == name) for name in ("h1", "h2"))
+    assert h1["routes"] == [H1_ROUTES[0], H1_ROUTES[1], H1_ROUTES[4], H1_ROUTES[5]]
+    assert h2["routes"] == [] and all("routes" in space for space in topology["namespaces"])
+    assert sum("route show" in line for line in runner.ran) == 4  # named ones at once, then one each
+    block = render.tree(topology).split("netns h1\n")[1].split("\n\n")[0].splitlines()
+    routes = [line for line in block if "route " in line]
+    assert routes == ["  ├─ route default via 10.0.0.254 dev va",
+                      "  ├─ route 10.0.0.0/24 dev va proto kernel scope link src 10.0.0.1",
+                      "  └─ route 2001:db8::/64 via fe80::1 dev va metric 1024"]
 
 
 def test_veth_peer_looks_the_index_up_only_in_the_namespace_the_nsid_names():

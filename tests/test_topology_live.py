@@ -171,6 +171,6 @@ def record(path: str) -> None:
 
 
 if __name__ == "__main__":
-    # A clean host to record (own mount and PID namespaces: no other sessions' objects):
-    # unshare -m -p -f --mount-proc python tests/test_topology_live.py fixtures/cassettes/topology-docker-host.json
+    # A clean host to record (own mount, PID and network namespaces: no other sessions' objects):
+    # unshare -m -p -n -f --mount-proc python tests/test_topology_live.py fixtures/cassettes/topology-docker-host.json
     record(sys.argv[1])
