@@ -26,6 +26,11 @@ A command that could not run at all keeps the error it raised instead of a
 return code: ``"error": {"kind": "ToolNotFound", "tool": "ethtool"}`` or
 ``"error": {"kind": "CommandTimeout", "timeout": 5.0}`` (with the output
 read before the kill), and replays as that same error.
+
+A program started in the background (``spawn``) is kept with ``"spawn": true``
+and its ``env``; its ``stdout``, ``stderr`` and ``returncode`` are those it
+ended with (``returncode`` null if it still ran when the cassette was saved).
+It replays as a process that has already ended, yielding the same lines.
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ import json
 import math
 import os
 import shlex
+import signal
 import tempfile
 import threading
 from pathlib import Path
@@ -43,6 +49,7 @@ from typing import Deque, Dict, List, Optional, Sequence, Tuple
 
 from .errors import (CassetteError, CommandTimeout, InvalidArgument, NetnsWrapError, ReplayMismatch,
                      ToolNotFound)
+from .process import Process, check_env
 from .runners import MKTEMP, Result, Runner
 from .validate import check_runner
 
@@ -88,6 +95,7 @@ class RecordingRunner(Runner):
         self.meta = dict(meta or {})
         self.interactions: List[dict] = []
         self._probed = False
+        self._running: Dict[int, Process] = {}  # id of a spawn's entry → its process, until it ends
         self._lock = threading.Lock()
 
     def run(self, argv: Sequence[str], *, input: Optional[str] = None,
@@ -104,6 +112,32 @@ class RecordingRunner(Runner):
         entry.update(returncode=result.returncode, stdout=result.stdout, stderr=result.stderr)
         self._keep(entry)
         return result
+
+    def spawn(self, argv: Sequence[str], *, env: Optional[Dict[str, str]] = None,
+              stdin=None, stdout=None, stderr=None) -> Process:
+        """Start ``argv`` through the inner runner and keep its output and exit
+        status, filled in when it ends (a cassette saved while it runs keeps
+        the output so far and ``"returncode": null``). Output the program
+        writes to a file of the caller's (``stdout=``/``stderr=``) is not kept."""
+        entry = {"argv": list(argv), "spawn": True, "env": check_env(env),
+                 "stdin": stdin if isinstance(stdin, str) else None}
+        try:
+            process = self.inner.spawn(argv, env=env, stdin=stdin, stdout=stdout, stderr=stderr)
+        except ToolNotFound as exc:
+            entry.update(_error_entry(exc))
+            self._keep(entry)
+            raise
+        entry.update(returncode=None, stdout="", stderr="")
+        with self._lock:
+            self.interactions.append(entry)
+            self._running[id(entry)] = process
+        process.on_end(lambda ended: self._spawn_ended(entry, ended))
+        return process
+
+    def _spawn_ended(self, entry: dict, process: Process) -> None:
+        with self._lock:
+            entry.update(returncode=process.returncode, stdout=process.stdout, stderr=process.stderr)
+            self._running.pop(id(entry), None)
 
     def pause(self, seconds: float) -> None:
         """As ``inner`` pauses (a live runner waits, a replay re-recorded does not)."""
@@ -146,7 +180,10 @@ class RecordingRunner(Runner):
             if not self._probed:
                 self.meta = {**self._machine(), **self.meta}
                 self._probed = True
-            document = {"version": VERSION, "meta": self.meta, "interactions": list(self.interactions)}
+            interactions = [dict(entry, stdout=self._running[id(entry)].stdout,
+                                 stderr=self._running[id(entry)].stderr)
+                            if id(entry) in self._running else entry for entry in self.interactions]
+            document = {"version": VERSION, "meta": self.meta, "interactions": interactions}
         try:
             _write_atomically(_writable(self.path), dumps(document))
         except OSError as exc:
@@ -195,7 +232,9 @@ class ReplayRunner(Runner):
         self.interactions: List[dict] = document["interactions"]
         self._queues: Dict[Tuple, Deque[dict]] = collections.defaultdict(collections.deque)
         for entry in self.interactions:
-            self._queues[_key(entry["argv"], entry["stdin"])].append(entry)
+            key = (_spawn_key(entry["argv"], entry["stdin"], entry.get("env")) if entry.get("spawn")
+                   else _key(entry["argv"], entry["stdin"]))
+            self._queues[key].append(entry)
         self._lock = threading.Lock()
 
     @property
@@ -218,6 +257,32 @@ class ReplayRunner(Runner):
         if error is not None:
             raise _error_from_entry(argv, entry, error)
         return Result(argv, entry["returncode"], entry["stdout"], entry["stderr"])
+
+    def spawn(self, argv: Sequence[str], *, env: Optional[Dict[str, str]] = None,
+              stdin=None, stdout=None, stderr=None) -> Process:
+        """The recorded run of ``argv`` (with this ``env`` and str ``stdin``)
+        as a process that has already ended: its lines, output and exit
+        status (-9, as if killed, for one still running when the cassette was
+        saved). Output meant for a file of the caller's is written there."""
+        argv, env = tuple(argv), check_env(env)
+        given = stdin if isinstance(stdin, str) else None
+        with self._lock:
+            queue = self._queues.get(_spawn_key(argv, given, env))
+            entry = queue.popleft() if queue else None
+        if entry is None:
+            raise ReplayMismatch(f"{self._mismatch(argv, given)} (started in the background)", argv=argv)
+        error = entry.get("error")
+        if error is not None:
+            raise _error_from_entry(argv, entry, error)
+        out, err = entry["stdout"], entry["stderr"]
+        if stdout is not None:
+            _write_to(stdout, out)
+            out = ""
+        if stderr is not None:
+            _write_to(stderr, err)
+            err = ""
+        returncode = entry["returncode"]
+        return Process.finished(argv, -signal.SIGKILL if returncode is None else returncode, out, err)
 
     def pause(self, seconds: float) -> None:
         """A replay answers at once: nothing needs to settle."""
@@ -269,6 +334,25 @@ def _stdin_difference(recorded: Optional[str], asked: Optional[str]) -> str:
 
 def _key(argv: Sequence[str], stdin: Optional[str]) -> Tuple:
     return tuple(argv), stdin
+
+
+def _spawn_key(argv: Sequence[str], stdin: Optional[str], env: Optional[dict]) -> Tuple:
+    return "spawn", tuple(argv), stdin, tuple(sorted(env.items())) if env else None
+
+
+def _write_to(target, text: str) -> None:
+    """Replayed output for a file of the caller's: a descriptor, a text or a binary file."""
+    if isinstance(target, int):
+        data = memoryview(text.encode())
+        while data:
+            data = data[os.write(target, data):]
+        return
+    try:
+        target.write(text)
+    except TypeError:  # a binary file
+        target.write(text.encode())
+    if hasattr(target, "flush"):
+        target.flush()
 
 
 def _error_entry(exc: NetnsWrapError) -> dict:
@@ -384,10 +468,19 @@ def _entry_problem(entry) -> Optional[str]:
         entry.setdefault(key, default)
         if not isinstance(entry[key], (str, type(default))):
             return f"has a {key} that is not text"
+    spawned = entry.get("spawn", False)
+    if not isinstance(spawned, bool):
+        return "has a spawn that is not true or false"
+    env = entry.get("env")
+    if env is not None and not (isinstance(env, dict) and all(
+            isinstance(name, str) and isinstance(value, str) for name, value in env.items())):
+        return "has an env that is not an object of str values"
     error = entry.get("error")
     if error is None:
         returncode = entry.get("returncode")
-        if isinstance(returncode, bool) or not isinstance(returncode, int):
+        if returncode is None and spawned:
+            pass  # still running when the cassette was saved
+        elif isinstance(returncode, bool) or not isinstance(returncode, int):
             return "needs a returncode (int) or an error"
     elif (not isinstance(error, dict) or not isinstance(error.get("kind"), str)
           or error["kind"] not in _ERROR_FIELDS

@@ -13,9 +13,10 @@ import os
 import shlex
 import time
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple, TypedDict
+from typing import Dict, List, Optional, Sequence, Tuple, TypedDict
 
-from .classify import classify
+from .process import Process, check_env
+from .result import Result
 
 # Where batches keep their scripts, progress and undo records (see netnswrap.batching).
 SCRATCH_ROOT = "/run/netnswrap"
@@ -35,32 +36,6 @@ class Facts:
 
     ip: Optional[IpTools] = None      # the `ip` in use, once probed
     netns_deleted: bool = False       # a namespace was deleted: retry LinkExists on reuse
-
-
-@dataclass(frozen=True)
-class Result:
-    """What a command did: its argv, exit status and decoded output."""
-
-    argv: Tuple[str, ...]
-    returncode: int
-    stdout: str = ""
-    stderr: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
-
-    @property
-    def command(self) -> str:
-        """The command as a shell line."""
-        return shlex.join(self.argv)
-
-    def check(self) -> "Result":
-        """This result, or the typed error (:func:`~netnswrap.errors.classify`) if it failed."""
-        error = classify(self.argv, self.returncode, self.stdout, self.stderr)
-        if error is not None:
-            raise error
-        return self
 
 
 class Runner:
@@ -83,6 +58,15 @@ class Runner:
     def run(self, argv: Sequence[str], *, input: Optional[str] = None,
             timeout: Optional[float] = None) -> Result:
         raise NotImplementedError
+
+    def spawn(self, argv: Sequence[str], *, env: Optional[Dict[str, str]] = None,
+              stdin=None, stdout=None, stderr=None) -> Process:
+        """Start ``argv`` in the background and return its :class:`~netnswrap.process.Process`
+        (``env``: variables added to the inherited environment; ``stdin``,
+        ``stdout``, ``stderr``: None, or files of the caller's the program
+        uses itself — see :meth:`ShRunner.spawn <netnswrap.shrunner.ShRunner.spawn>`).
+        A runner that can only run commands to completion does not start programs."""
+        raise NotImplementedError(f"{type(self).__name__} cannot start programs in the background")
 
     def pause(self, seconds: float) -> None:
         """Let ``seconds`` pass before the next command (a runner that runs
@@ -127,6 +111,18 @@ class DryRunRunner(Runner):
         if self.print_commands:
             print(shlex.join(argv) + (f" <<'EOF'\n{input}EOF" if input else ""))
         return Result(tuple(argv), 0, "", "")
+
+    def spawn(self, argv: Sequence[str], *, env: Optional[Dict[str, str]] = None,
+              stdin=None, stdout=None, stderr=None) -> Process:
+        """Records ``argv`` (printed with ``print_commands``, ``env`` as
+        ``NAME=value`` before it, as a shell line) and returns a process that
+        has already ended, successfully, without output."""
+        env = check_env(env)
+        self.commands.append(list(argv))
+        if self.print_commands:
+            print(" ".join([f"{name}={shlex.quote(value)}" for name, value in (env or {}).items()]
+                           + [shlex.join(argv)]))
+        return Process.finished(argv, 0)
 
     def pause(self, seconds: float) -> None:
         """Nothing runs, so nothing needs to settle."""

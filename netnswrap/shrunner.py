@@ -19,6 +19,7 @@ import warnings
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .errors import CommandError, CommandTimeout, InvalidArgument, NetnsWrapError, ToolNotFound
+from .process import Process, check_env
 from .runners import SCRATCH_ROOT, Result, Runner
 from .validate import check_argv, check_timeout
 
@@ -103,6 +104,47 @@ class ShRunner(Runner):
         if expired:
             raise CommandTimeout(argv, limit or 0.0, result.stdout, result.stderr)
         return result
+
+    def spawn(self, argv: Sequence[str], *, env: Optional[Dict[str, str]] = None,
+              stdin=None, stdout=None, stderr=None) -> Process:
+        """Start ``argv`` in the background, leading a process group of its
+        own, and return its :class:`~netnswrap.process.Process` at once (no
+        time limit here: see ``Process.wait`` and ``Process.lines``).
+
+        ``env``: variables set on top of the inherited environment and
+        ``LC_ALL=C``. ``stdin``: None (the program reads nothing, as from
+        /dev/null), a str (written to it, then closed), or a file object or
+        descriptor it reads itself. ``stdout``/``stderr``: None (read as they
+        come, kept by the Process), or a file object or descriptor the program
+        writes to itself (then not kept). Equivalent to: ``ARGV… &``"""
+        import sh
+
+        argv = check_argv(argv)
+        variables = check_env(env) or {}
+        check_exec_size(argv)
+        quiet_fork_warning()
+        program = _program(sh, argv)
+        process = Process(argv)
+        running = None
+        with open(os.devnull, "rb") as nothing:
+            try:
+                with _spawn_lock, _ctrl_c_deferred(), _exec_failure(sh, argv):
+                    running = program(*argv[1:], _bg=True, _bg_exc=False, _tty_out=False,
+                                      _env={**os.environ, "LC_ALL": "C", **variables},
+                                      _in=nothing if stdin is None else stdin,
+                                      _out=process.add_stdout if stdout is None else stdout,
+                                      _err=process.add_stderr if stderr is None else stderr,
+                                      _encoding="utf-8", _decode_errors="replace",
+                                      _ok_code=_ANY_STATUS, _new_group=True, _close_fds=False)
+                group = _Group(running.pid)
+                process.attach(running.pid, group.signal)
+                threading.Thread(target=_watch, args=(running, process, group), daemon=True,
+                                 name=f"netnswrap spawn {running.pid}").start()
+            except BaseException:
+                if running is not None:
+                    _kill_group(running.pid)
+                raise
+        return process
 
     def scratch_dir(self) -> str:
         """A new private directory under /run/netnswrap (root's, mode 0700;
@@ -202,9 +244,10 @@ def _reap_unexecuted(exc: BaseException) -> None:
     trace = exc.__traceback__
     while trace is not None:
         owner = trace.tb_frame.f_locals.get("self")
-        if type(owner).__name__ == "OProc" and isinstance(getattr(owner, "pid", None), int):
+        pid = getattr(owner, "pid", None)
+        if type(owner).__name__ == "OProc" and isinstance(pid, int):
             try:
-                os.waitpid(owner.pid, 0)  # it has written the error and calls _exit(255)
+                os.waitpid(pid, 0)  # it has written the error and calls _exit(255)
             except ChildProcessError:
                 pass
             return
@@ -237,13 +280,14 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-# sh.Command(name) looks the program up in PATH (~0.15 ms): once per name and PATH.
-_programs: Dict[Tuple[str, Optional[str]], Any] = {}
+# sh.Command(name) looks the program up in PATH (~0.15 ms): once per name and
+# PATH (and sh.Command itself, which a test may replace).
+_programs: Dict[Tuple[str, Optional[str], Any], Any] = {}
 
 
 def _program(sh, argv: Sequence[str]):
     """The ``sh.Command`` of ``argv[0]``; :class:`ToolNotFound` if PATH has none."""
-    key = (argv[0], os.environ.get("PATH"))
+    key = (argv[0], os.environ.get("PATH"), sh.Command)
     program = _programs.get(key)
     if program is None:
         try:
@@ -304,8 +348,46 @@ class _Watchdog:
 _watchdog = _Watchdog()
 
 
-def _kill_group(pgid: int) -> None:
+def _kill_group(pgid: int, signum: int = signal.SIGKILL) -> None:
     try:
-        os.killpg(pgid, signal.SIGKILL)
+        os.killpg(pgid, signum)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+class _Group:
+    """A spawned program's process group, signalled only until its leader's
+    end is seen: while the leader is not reaped its ID cannot be anyone else's."""
+
+    def __init__(self, pgid: int):
+        self.pgid = pgid
+        self._lock = threading.Lock()
+        self._open = True
+
+    def signal(self, signum: int) -> None:
+        with self._lock:
+            if self._open:
+                _kill_group(self.pgid, signum)
+
+    def close(self) -> None:
+        """The leader has exited: kill what it left running in its group, and
+        signal the group no more."""
+        with self._lock:
+            if self._open:
+                _kill_group(self.pgid)
+                self._open = False
+
+
+def _watch(running, process: Process, group: _Group) -> None:
+    """A spawned program's own thread: sees it exit (without reaping it, so
+    its group is still its own), kills the rest of its group, reaps it once
+    its output is read, and finishes the Process."""
+    try:
+        try:
+            os.waitid(os.P_PID, running.pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:  # sh's reader thread reaped it first
+            pass
+        group.close()
+        running.wait()
+    finally:
+        process.finish(running.exit_code if running.exit_code is not None else -signal.SIGKILL)

@@ -3,7 +3,8 @@ netnswrap code involved)."""
 from __future__ import annotations
 
 import os
-from typing import List, Optional
+import time
+from typing import Callable, List, Optional
 
 
 def stat(pid: int) -> Optional[List[str]]:
@@ -49,3 +50,13 @@ def in_group(pgid: int) -> List[int]:
 def open_fds() -> int:
     """How many file descriptors this process has open."""
     return len(os.listdir("/proc/self/fd"))
+
+
+def wait_for(predicate: Callable[[], bool], seconds: float = 10.0) -> bool:
+    """Poll ``predicate`` until it holds (True) or ``seconds`` pass (False)."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True

@@ -26,6 +26,7 @@ import pytest
 import kernel
 import netnswrap as nw
 from netnswrap.pytest_plugin import cannot_create_namespaces, unique_netns_name
+from proc_state import wait_for
 
 pytestmark = pytest.mark.skipif(bool(cannot_create_namespaces()), reason=cannot_create_namespaces() or "-")
 
@@ -71,15 +72,6 @@ def none_left(marker: str) -> list:
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     return left
-
-
-def wait_for(predicate, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def sleep_marker() -> str:
