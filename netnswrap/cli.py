@@ -12,11 +12,12 @@ the status a shell reports for a Unix tool killed by SIGPIPE.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import sys
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 from . import __version__
 from .errors import CassetteError, InvalidArgument, NetnsWrapError, ParseError
@@ -46,7 +47,10 @@ EXEC_CONVENTION = """\
 everything after NAME is the program's command line, passed on as it is:
   netnswrap netns exec blue ip --help     ip's help, run in blue (not this help)
   netnswrap netns exec blue -- ls -l      a `--` before CMD is accepted and dropped
-netnswrap's own options (--dry-run, --replay FILE) go before NAME.
+netnswrap's own options (--dry-run, --replay FILE, --timeout S) go before NAME.
+The program reads this stdin and writes this stdout and stderr itself, as it
+goes; it has no time limit unless --timeout S is given; netnswrap exits with
+its status (128 + N if signal N killed it); Ctrl-C stops it (exit 130).
 """
 
 # 128 + SIGPIPE: what a shell reports for a Unix tool whose reader went away.
@@ -123,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Run a program in the namespace NAME, as `ip netns exec NAME CMD…` "
                                          "does, and exit with its exit status.",
                              epilog=EXEC_CONVENTION)
+    run.add_argument("--timeout", metavar="S", type=float,
+                     help="kill the program (its whole process group) after S seconds; default: no limit")
     run.add_argument("name", metavar="NAME")
     run.add_argument("argv", metavar="CMD", nargs=argparse.REMAINDER, help="the program and its arguments")
     run.set_defaults(func=cmd_netns_exec, parser=run)
@@ -272,10 +278,71 @@ def cmd_netns_exec(args, runner: Runner) -> int:
         # ip's own failure to enter NAME (missing, no rights) is an error of
         # netnswrap's, with its hint, not the program's exit status 255.
         Netns(args.name).exec(["true"])
-    result = Netns(args.name).exec(args.argv, check=False)
-    sys.stdout.write(result.stdout)
-    sys.stderr.write(result.stderr)
-    return result.returncode
+    result = Netns(args.name, runner=Terminal(runner)).exec(args.argv, timeout=args.timeout, check=False)
+    # A program killed by signal N exits 128 + N, as a shell reports it.
+    return 128 - result.returncode if result.returncode < 0 else result.returncode
+
+
+class Terminal(Runner):
+    """Runs each command as ``ip netns exec`` would: started through
+    ``inner.spawn`` on this process's own stdin, stdout and stderr, which the
+    program reads and writes itself as it goes (output that cannot go there is
+    printed when it ends), waited for with no time limit unless one is given.
+    On a terminal the program is its foreground job, so Ctrl-C reaches it;
+    elsewhere Ctrl-C (or SIGTERM) sends it SIGINT, then SIGKILL after
+    ``process.TERMINATE_GRACE`` seconds, and exits 130."""
+
+    def __init__(self, inner: Runner):
+        super().__init__()
+        self.inner = inner
+        self.facts = inner.facts
+
+    def run(self, argv, *, input=None, timeout=None):
+        streams = {name: _with_fd(stream) for name, stream in
+                   (("stdin", sys.stdin), ("stdout", sys.stdout), ("stderr", sys.stderr))}
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        with self.inner.spawn(argv, **streams) as process, _foreground(process, streams["stdin"]):
+            try:
+                result = process.wait(timeout)
+            except KeyboardInterrupt:
+                process.terminate(signum=signal.SIGINT)
+                raise
+        if streams["stdout"] is None:
+            sys.stdout.write(result.stdout)
+        if streams["stderr"] is None:
+            sys.stderr.write(result.stderr)
+        return result
+
+
+def _with_fd(stream):
+    """``stream`` if it is a file with a descriptor (a program can use it), else None."""
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    return stream
+
+
+@contextlib.contextmanager
+def _foreground(process, stdin) -> Iterator[None]:
+    """Make the program's process group the terminal's foreground job while
+    it runs, as a shell does (else reading the terminal would stop it), and
+    take the terminal back afterwards."""
+    fd = stdin.fileno() if stdin is not None else -1
+    if process.pid is None or fd < 0 or not os.isatty(fd) or os.tcgetpgrp(fd) != os.getpgrp():
+        yield
+        return
+    previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # a background group may not set it otherwise
+    try:
+        os.tcsetpgrp(fd, process.pid)
+        process.send_signal(signal.SIGCONT)  # in case it read the terminal before it was its own
+        yield
+    finally:
+        try:
+            os.tcsetpgrp(fd, os.getpgrp())
+        finally:
+            signal.signal(signal.SIGTTOU, previous)
 
 
 def cmd_record(args, runner: Runner) -> str:

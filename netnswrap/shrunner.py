@@ -125,11 +125,13 @@ class ShRunner(Runner):
         quiet_fork_warning()
         program = _program(sh, argv)
         process = Process(argv)
+        # No tty of sh's making; sh refuses to be told so when stdout is a terminal already.
+        no_tty = {} if stdout is not None and _is_terminal(stdout) else {"_tty_out": False}
         running = None
         with open(os.devnull, "rb") as nothing:
             try:
                 with _spawn_lock, _ctrl_c_deferred(), _exec_failure(sh, argv):
-                    running = program(*argv[1:], _bg=True, _bg_exc=False, _tty_out=False,
+                    running = program(*argv[1:], _bg=True, _bg_exc=False, **no_tty,
                                       _env={**os.environ, "LC_ALL": "C", **variables},
                                       _in=nothing if stdin is None else stdin,
                                       _out=process.add_stdout if stdout is None else stdout,
@@ -346,6 +348,14 @@ class _Watchdog:
 
 
 _watchdog = _Watchdog()
+
+
+def _is_terminal(stream) -> bool:
+    """``stream`` (a file or a descriptor) is a terminal."""
+    try:
+        return os.isatty(stream if isinstance(stream, int) else stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _kill_group(pgid: int, signum: int = signal.SIGKILL) -> None:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -332,6 +333,82 @@ def test_everything_after_the_namespace_name_is_the_programs_command_line(netns_
         assert done.stdout == "--help --dry-run -- -n\n"
     own_help = netnswrap_cli("netns", "exec", "--help", path="", check_status=0).stdout
     assert "everything after NAME is the program's command line" in own_help
+
+
+def netnswrap_popen(*args: str, **options) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "netnswrap", *args], env=environment(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **options)
+
+
+@live
+def test_netns_exec_streams_output_as_it_comes_and_exits_with_the_programs_status(netns_factory, tmp_path):
+    space, go_on = netns_factory("nwed"), tmp_path / "go-on"
+    script = f"echo first; while [ ! -e {go_on} ]; do sleep 0.02; done; echo second; echo err >&2; exit 7"
+    cli = netnswrap_popen("netns", "exec", space.name, "sh", "-c", script)
+    valve = threading.Timer(60, go_on.touch)  # output held back to the end would wait for this
+    valve.start()
+    try:
+        assert cli.stdout.readline() == "first\n"
+        assert not go_on.exists() and cli.poll() is None  # read while the program still waits
+        go_on.touch()
+        rest, errors = cli.communicate(timeout=120)
+    finally:
+        valve.cancel()
+        if cli.poll() is None:
+            cli.kill()
+    assert (rest, errors, cli.returncode) == ("second\n", "err\n", 7)
+
+
+@live
+def test_netns_exec_forwards_stdin(netns_factory):
+    space = netns_factory("nwed")
+    done = subprocess.run([sys.executable, "-m", "netnswrap", "netns", "exec", space.name, "cat"], input="hi\n",
+                          capture_output=True, text=True, env=environment(), timeout=120)
+    assert (done.stdout, done.returncode) == ("hi\n", 0)
+
+
+@live
+def test_netns_exec_a_program_killed_by_a_signal_exits_128_plus_it(netns_factory):
+    space = netns_factory("nwed")
+    assert netnswrap_cli("netns", "exec", space.name, "sh", "-c", "kill -TERM $$").returncode == 128 + 15
+
+
+@live
+def test_netns_exec_timeout_kills_the_program_and_is_one_error_line(netns_factory):
+    space, marker = netns_factory("nwed"), f"300.{os.getpid()}1"
+    done = netnswrap_cli("netns", "exec", "--timeout", "1", space.name, "sh", "-c", f"echo started; sleep {marker}")
+    assert "timed out after 1 s and was killed" in one_error_line(done)
+    assert done.stdout == "started\n"
+    assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and marker in _cmdline(pid)]
+
+
+@live
+def test_netns_exec_interrupted_stops_the_program_and_exits_130(netns_factory):
+    space, marker = netns_factory("nwed"), f"300.{os.getpid()}2"
+    cli = netnswrap_popen("netns", "exec", space.name, "sh", "-c", f"echo ready; sleep {marker}")
+    try:
+        assert cli.stdout.readline() == "ready\n"
+        cli.send_signal(signal.SIGINT)
+        rest, errors = cli.communicate(timeout=120)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert cli.returncode == 130 and errors.endswith("netnswrap: interrupted\n"), errors
+    assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and marker in _cmdline(pid)]
+
+
+def test_netns_exec_dry_run_prints_the_placed_command_line():
+    done = netnswrap_cli("--dry-run", "netns", "exec", "--timeout", "5", "blue", "sh", "-c", "echo $X",
+                         path="", check_status=0)
+    assert done.stdout == "ip netns exec blue sh -c 'echo $X'\n"
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 @pytest.fixture
