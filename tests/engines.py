@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -114,10 +115,26 @@ def busybox_rootfs_made() -> Iterator[Path]:
         yield tar
 
 
+def sweep_dead_runs(engine: str) -> None:
+    """Remove the containers, then the images, of test runs whose process is
+    gone (``nwct<PID>-…`` with no such PID): a run killed while its daemon
+    was down could not remove them. Those of live runs are never touched."""
+    def dead(name: str) -> bool:
+        found = re.match(r"(?:localhost/)?nwct(\d+)-", name)
+        return found is not None and not Path(f"/proc/{found.group(1)}").exists()
+
+    for listing, remove in ((["ps", "-a", "--format", "{{.Names}}"], ["rm", "-f"]),
+                            (["images", "--format", "{{.Repository}}:{{.Tag}}"], ["rmi", "-f"])):
+        stale = [name for name in sh([engine, *listing], check=False).stdout.split() if dead(name)]
+        if stale:
+            sh([engine, *remove, *stale], check=False)
+
+
 @contextlib.contextmanager
 def image_made(engine: str, rootfs: Path, prefix: str = PREFIX) -> Iterator[str]:
     """``ENGINE import`` of the rootfs as ``nwct<PID>-busybox``; removed after."""
     image = f"{prefix}-busybox:latest" if engine == "docker" else f"localhost/{prefix}-busybox:latest"
+    sweep_dead_runs(engine)
     sh([engine, "import", "-c", 'CMD ["sleep","600"]', str(rootfs), image])
     try:
         yield image

@@ -14,7 +14,7 @@ import pytest
 
 from engines import (PREFIX, busybox_rootfs, busybox_rootfs_made, cni_pod, cni_pod_made, cni_problem,  # noqa: F401
                      docker_containers, docker_containers_made, docker_image, docker_problem, host_firewall,
-                     image_made, leftovers, podman_container, sh)
+                     image_made, leftovers, podman_container, sh, sweep_dead_runs)
 from netnswrap import containers as c
 from netnswrap.errors import ContainerNotFound, ProcessNotFound, ToolNotFound
 from netnswrap.shrunner import ShRunner
@@ -102,6 +102,18 @@ def test_cni_pod_gets_eth0_an_address_and_a_default_route_via_the_gateway(cni_po
     bridge = json.loads(sh(["ip", "-n", cni_pod["node"], "-j", "addr", "show", "dev", cni_pod["bridge"]]).stdout)[0]
     assert ip["gateway"] in [a["local"] for a in bridge["addr_info"]]
     assert os.stat(f"/proc/{cni_pod['pid']}/ns/net").st_ino == netns_inode(f"/run/netns/{cni_pod['pod']}")
+
+
+def test_leftovers_of_dead_runs_are_swept_and_those_of_live_runs_kept(docker_image, docker_containers):
+    dead = 4194304 + 1  # above PID_MAX_LIMIT: no process can have it
+    sh(["docker", "create", "--name", f"nwct{dead}-web", docker_image])
+    try:
+        sweep_dead_runs("docker")
+        names = sh(["docker", "ps", "-a", "--format", "{{.Names}}"]).stdout.split()
+        assert f"nwct{dead}-web" not in names
+        assert {c["name"] for c in docker_containers.values()} <= set(names)
+    finally:
+        sh(["docker", "rm", "-f", f"nwct{dead}-web"], check=False)
 
 
 def test_engines_leave_nothing_of_ours_and_the_host_firewall_as_found():
