@@ -147,6 +147,7 @@ def test_veth_add_and_bridge_add_are_the_same_commands_as_link_add():
     (lambda h: h.link_add("x0", "bond", mode="lacp"), "invalid bond mode 'lacp'"),
     (lambda h: h.link_add("x0", "gre", remote="2001:db8::1"), "must be an IPv4 address"),
     (lambda h: h.link_add("x0", "veth"), "link kind 'veth' needs peer="),
+    (lambda h: h.link_add("x0", "veth", peer="p0", peer_netns=3.5), "not a namespace: 3.5"),
     (lambda h: h.link_add("x%d", "tap"), "'%'"),
     (lambda h: h.link_add("x0", "wireguard"), "unknown link kind 'wireguard': must be one of veth, bridge"),
 ])
@@ -253,3 +254,48 @@ def test_module_level_functions_are_the_callers_handle_methods():
     for name in ("route_list", "route_add", "route_replace", "route_del", "route_get", "neigh_list",
                  "neigh_add", "neigh_del", "sysctl_get", "sysctl_set", "link_add"):
         assert getattr(nw, name).__self__ is nw._caller and name in nw.__all__
+
+
+# --- text where ip has no -j: busybox, iproute2 before 4.14 -----------------------
+
+PARSERS = Path(__file__).resolve().parents[1] / "fixtures" / "parsers"
+BUSYBOX = "BusyBox v1.35.0 (Debian 1:1.35.0-4+deb12u1+b1) multi-call binary.\n"
+
+
+class Texts(Runner):
+    """``ip -V`` says ``version``; each command line of ``answers`` prints that fixture's text."""
+
+    def __init__(self, version, answers):
+        super().__init__()
+        self.version, self.answers, self.ran = version, answers, []
+
+    def run(self, argv, *, input=None, timeout=None):
+        self.ran.append(shlex.join(argv))
+        if list(argv) == ["ip", "-V"]:
+            return Result(tuple(argv), 0, self.version, "")
+        return Result(tuple(argv), 0, (PARSERS / f"{self.answers[shlex.join(argv)]}.out").read_text(), "")
+
+
+def expected(fixture):
+    return json.loads((PARSERS / f"{fixture}.json").read_text())
+
+
+def test_busybox_reads_routes_and_neighbours_as_text_into_the_same_dicts():
+    bb = "nsenter --net=/run/netns/h1 ip"  # busybox has no ip -n
+    runner = Texts(BUSYBOX, {f"{bb} route show": "ip_route--live-busybox-4-route",
+                             f"{bb} -6 route show": "ip_route--live-busybox-6-route",
+                             f"{bb} neigh show": "ip_neigh--live-busybox-neigh"})
+    h1 = nw.Netns("h1", runner=runner)
+    assert h1.route_list() == expected("ip_route--live-busybox-4-route")
+    assert h1.route_list(family=6) == expected("ip_route--live-busybox-6-route")
+    assert h1.neigh_list() == expected("ip_neigh--live-busybox-neigh")
+    assert runner.ran == ["ip -V", f"{bb} route show", f"{bb} -6 route show", f"{bb} neigh show"]
+
+
+def test_old_iproute2_reads_route_get_and_neighbours_as_text():
+    runner = Texts("ip utility, iproute2-ss161212\n", {
+        "ip -n h1 route get 10.9.9.9": "ip_route--live-get-via",
+        "ip -n h1 neigh show dev v0": "ip_neigh--live-neigh-dev"})
+    h1 = nw.Netns("h1", runner=runner)
+    assert h1.route_get("10.9.9.9") == expected("ip_route--live-get-via")[0]
+    assert h1.neigh_list("v0") == expected("ip_neigh--live-neigh-dev")

@@ -18,7 +18,7 @@ from typing import Callable, Dict, Tuple
 from ..errors import InvalidArgument
 from ..validate import check_choice, check_ifname, check_ip, check_new_ifname, check_u32
 from ..where import Argv
-from . import Undo, Write
+from . import Undo, Write, where_of
 
 Check = Callable[[object], str]
 
@@ -39,6 +39,11 @@ def _ip(what: str, family=None) -> Check:
     return lambda value: check_ip(value, what, family)
 
 
+def _namespace(value) -> str:
+    """A namespace reference (name, PID, handle): checked here, placed by veth_add."""
+    return str(where_of(value))
+
+
 _LINK: Check = check_ifname
 MACVLAN_MODES = ("private", "vepa", "bridge", "passthru", "source")
 IPVLAN_MODES = ("l2", "l3", "l3s")
@@ -56,7 +61,7 @@ class Kind:
 
 
 KINDS: Dict[str, Kind] = {
-    "veth": Kind({"peer": check_new_ifname, "peer_netns": lambda v: v}, required=("peer",)),
+    "veth": Kind({"peer": check_new_ifname, "peer_netns": _namespace}, required=("peer",)),
     "bridge": Kind(),
     "dummy": Kind(),
     "macvlan": Kind({"link": _LINK, "mode": _one_of("macvlan mode", *MACVLAN_MODES)},
