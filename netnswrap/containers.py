@@ -19,8 +19,8 @@ import json
 import re
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .errors import (CommandError, ContainerNotFound, InvalidArgument, NetnsWrapError, ParseError,
-                     PermissionDenied, ProcessNotFound, ToolNotFound, first_line)
+from .errors import (CommandError, CommandTimeout, ContainerNotFound, InvalidArgument, NetnsWrapError,
+                     ParseError, PermissionDenied, ProcessNotFound, ToolNotFound, first_line)
 from .runners import Result
 from .validate import check_runner
 
@@ -342,8 +342,10 @@ def list_containers(run) -> Tuple[Dict[int, List[dict]], List[str]]:
     Equivalent to: ``docker ps -q --no-trunc`` + one ``docker inspect --type
     container ID…``; ``podman ps --format json``; ``nerdctl ps -q --no-trunc``
     + one ``nerdctl inspect``; ``crictl pods -q --state ready`` + one ``crictl
-    inspectp``, ``crictl ps -q`` + one ``crictl inspect``. An engine's failure
-    is a warning, never an error.
+    inspectp``, ``crictl ps -q`` + one ``crictl inspect``. An engine that
+    fails, hangs past the runner's timeout or prints what cannot be parsed is
+    a warning, never an error (a replay missing these commands still raises
+    :class:`~netnswrap.errors.ReplayMismatch`).
     """
     call = _runner_call(run)
     by_pid: Dict[int, List[dict]] = {}
@@ -355,7 +357,7 @@ def list_containers(run) -> Tuple[Dict[int, List[dict]], List[str]]:
         except ToolNotFound:
             warnings.append(f"{engine}: not installed, skipped")
             continue
-        except NetnsWrapError as exc:
+        except (CommandError, CommandTimeout, ParseError) as exc:  # not a replay that misses: that is loud
             text = exc.message if exc.message.startswith(f"{engine}:") else f"{engine}: {exc.message}"
             warnings.append(f"{text}, skipped")
             continue

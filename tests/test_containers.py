@@ -15,8 +15,8 @@ from typing import Dict, List, Optional, Sequence
 import pytest
 
 from netnswrap import containers as c
-from netnswrap.errors import (CommandError, ContainerNotFound, InvalidArgument, ParseError, ProcessNotFound,
-                              ToolNotFound)
+from netnswrap.errors import (CommandError, CommandTimeout, ContainerNotFound, InvalidArgument, ParseError,
+                              ProcessNotFound, ReplayMismatch, ToolNotFound)
 from netnswrap.runners import DryRunRunner, Result
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "containers"
@@ -150,6 +150,22 @@ def test_an_engine_failing_otherwise_does_not_hide_the_next_but_is_reported():
     with pytest.raises(CommandError, match=reported) as info:
         c.find_container(Engines(broken, podman["interactions"]), podman["refs"]["missing"])
     assert type(info.value) is CommandError and info.value.argv[0] == "docker"
+
+
+def test_listing_warns_of_an_engine_that_hangs_or_prints_nonsense_but_not_of_a_replay_that_misses():
+    def hangs(argv):
+        raise CommandTimeout(argv, 60)
+
+    assert c.list_containers(hangs)[1][0] == "docker: timed out after 60 s and was killed, skipped"
+    nonsense = Engines([{"argv": ["podman", "ps", "--format", "json"], "returncode": 0, "stdout": "Error: x\n",
+                         "stderr": ""}])
+    assert c.list_containers(nonsense)[1][1].startswith("podman: output is not JSON")
+
+    def misses(argv):
+        raise ReplayMismatch("not in the cassette", argv=argv)
+
+    with pytest.raises(ReplayMismatch):
+        c.list_containers(misses)
 
 
 def test_no_engine_installed_is_tool_not_found():
