@@ -53,6 +53,7 @@ ethtool_features = _caller.ethtool_features
 ethtool_driver = _caller.ethtool_driver
 can_move = _caller.can_move
 exec = _caller.exec
+spawn = _caller.spawn
 route_list = _caller.route_list
 route_add = _caller.route_add
 route_replace = _caller.route_replace

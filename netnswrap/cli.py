@@ -20,6 +20,7 @@ import sys
 from typing import Iterator, List, Optional
 
 from . import __version__
+from .containers import ENGINES
 from .errors import CassetteError, InvalidArgument, NetnsWrapError, ParseError
 from .handle import Netns
 from .defaults import use_runner
@@ -33,6 +34,7 @@ examples:
   netnswrap topology --dot | dot -Tsvg > host.svg
   netnswrap peer veth30314cf           which container is this host veth's other end?
   netnswrap peer eth0 --pid 1503       which host veth is container 1503's eth0?
+  netnswrap peer eth0 --container web  the same, by docker/podman/nerdctl/crictl name or ID
   netnswrap netns add blue             ip netns add blue
   netnswrap netns exec blue ip -br a   ip netns exec blue ip -br a
   netnswrap record host.json           snapshot what topology reads into a cassette
@@ -100,12 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
     peer = command("peer", "the other end of veth DEV: its namespace (or container PID), "
                    "name and ifindex",
                    "  netnswrap peer veth30314cf\n  netnswrap peer eth0 --pid 1503\n"
+                   "  netnswrap peer eth0 --container web\n"
                    "  netnswrap peer veth1 --netns blue --json\n")
     peer.add_argument("dev", metavar="DEV", help="a veth device")
     where = peer.add_mutually_exclusive_group()
     where.add_argument("--netns", metavar="NAME", help="DEV is in the named namespace NAME")
     where.add_argument("--pid", metavar="PID", type=int,
                        help="DEV is in the namespace of process PID (e.g. a container)")
+    where.add_argument("--container", metavar="REF",
+                       help="DEV is in container REF: a docker, podman, nerdctl or crictl "
+                            "name, ID or unique ID prefix")
+    peer.add_argument("--engine", choices=ENGINES,
+                      help="with --container: ask only this engine (default: each installed one)")
     peer.add_argument("--json", action="store_true", help="print the answer as JSON")
     peer.set_defaults(func=cmd_peer)
 
@@ -251,7 +259,10 @@ def cmd_topology(args, runner: Runner) -> str:
 
 def cmd_peer(args, runner: Runner) -> str:
     from .demo import peer_line
-    handle = Netns.from_pid(args.pid) if args.pid is not None else Netns(args.netns)
+    if args.engine is not None and args.container is None:
+        raise InvalidArgument("--engine goes with --container")
+    handle = (Netns.from_container(args.container, engine=args.engine) if args.container is not None
+              else Netns.from_pid(args.pid) if args.pid is not None else Netns(args.netns))
     peer = handle.veth_peer(args.dev)
     return json.dumps(peer, indent=2) if args.json else f"{args.dev} ↔ {peer_line(dict(peer))}"
 

@@ -10,11 +10,12 @@ raises the typed error of a failure and parses the output.
 from __future__ import annotations
 
 import re
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 from . import peers, topology as topology_view
 from .batching import Batch
-from .errors import LinkExists, NamespaceNotFound
+from .containers import FIELDS, find_container
+from .errors import InvalidArgument, LinkExists, NamespaceNotFound, NetnsWrapError
 from .ops import Write
 from .ops.addr import AddrReads, AddrWrites
 from .ops.ethtool import EthtoolReads
@@ -25,6 +26,7 @@ from .ops.neigh import NeighReads, NeighWrites
 from .ops.route import RouteReads, RouteWrites
 from .ops.sysctl import SysctlReads, SysctlWrites
 from .parsing import load_json_list, parse
+from .process import Process
 from .defaults import get_runner
 from .runners import IpTools, Result, Runner
 from .validate import check_pid, check_runner
@@ -39,6 +41,8 @@ _IPROUTE2_VERSION = re.compile(r"iproute2-(?:(\d+)\.(\d+)|ss(\d{6}))")
 # pauses (about 2 s in all) before the error is raised. The number of tries is
 # fixed, so a replayed recording retries exactly as often as the live run did.
 TEARDOWN_RETRIES = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.5, 0.5, 0.5)
+# Pauses between the rounds of killing a namespace's processes before deleting it.
+KILL_ROUNDS = (0.01, 0.05, 0.1, 0.2, 0.5)
 
 
 class Netns(NetnsWrites, NetnsReads, LinkWrites, LinkReads, AddrWrites, AddrReads, EthtoolReads,
@@ -57,6 +61,7 @@ class Netns(NetnsWrites, NetnsReads, LinkWrites, LinkReads, AddrWrites, AddrRead
     def __init__(self, name: Optional[str] = None, *, runner: Optional[Runner] = None,
                  pid: Optional[int] = None):
         self.where = Where(name, pid)
+        self.container: Optional[Dict[str, str]] = None  # set by from_container
         self._runner = check_runner(runner) if runner is not None else None
         self._owned = False
 
@@ -65,6 +70,21 @@ class Netns(NetnsWrites, NetnsReads, LinkWrites, LinkReads, AddrWrites, AddrRead
         """The namespace process ``pid`` is in: commands run as ``nsenter -t PID -n …``."""
         check_pid(pid)  # None here would silently mean the caller's own namespace
         return cls(pid=pid, runner=runner)
+
+    @classmethod
+    def from_container(cls, ref: str, *, engine: Optional[str] = None,
+                       runner: Optional[Runner] = None) -> "Netns":
+        """The namespace of container ``ref`` (name, full ID or unique ID
+        prefix) of docker, podman, nerdctl or crictl (``engine=None``: each
+        installed one, in that order); ``.container`` is ``{"engine", "id",
+        "name", "image"}``. The engines run in the caller's namespace,
+        through the runner (recorded, replayed, dry-run like any command).
+        Equivalent to: ``docker inspect --type container REF`` (see
+        :func:`netnswrap.containers.find_container`), then ``nsenter -t PID -n …``"""
+        found = find_container(cls(runner=runner).runner.run, ref, engine)
+        handle = cls.from_pid(found["pid"], runner=runner)
+        handle.container = {key: found[key] for key in FIELDS}
+        return handle
 
     @property
     def name(self) -> Optional[str]:
@@ -99,9 +119,27 @@ class Netns(NetnsWrites, NetnsReads, LinkWrites, LinkReads, AddrWrites, AddrRead
         if self._owned and self.name is not None:
             self._owned = False
             try:
+                self.kill_processes()
                 self.netns_del(self.name)
             except NamespaceNotFound:  # already deleted inside the block
                 pass
+
+    def kill_processes(self) -> None:
+        """Kill (SIGKILL) every process in this named namespace, whoever
+        started it, until none is left (a program that forks as it dies is
+        caught on the next round): no program keeps a deleted namespace alive.
+        Equivalent to: ``kill -KILL $(ip netns pids NAME)``"""
+        if self.name is None:
+            raise InvalidArgument("kill_processes needs a named namespace")
+        here = self.at(CALLER)
+        for pause in KILL_ROUNDS:
+            pids = [pid for pid in here.netns_pids(self.name) if pid != self.runner.caller_pid()]
+            if not pids:
+                return
+            here.run(("kill", "-KILL", *map(str, pids)), check=False)
+            self.runner.pause(pause)
+        raise NetnsWrapError(f"processes keep appearing in netns {self.name}: "
+                             f"{here.netns_pids(self.name)}")
 
     # --- running ------------------------------------------------------------
 
@@ -155,6 +193,11 @@ class Netns(NetnsWrites, NetnsReads, LinkWrites, LinkReads, AddrWrites, AddrRead
 
     def _caller_pid(self) -> int:
         return self.runner.caller_pid()
+
+    def start(self, argv: Argv, *, env: Optional[Dict[str, str]] = None) -> Process:
+        known = self.runner.facts.ip
+        placed = self.where.place(argv, not (known and known["busybox"]), as_program=True)
+        return self.runner.spawn(placed, env=env)
 
     # --- peers, topology, batches ------------------------------------------
 

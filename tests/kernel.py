@@ -49,3 +49,13 @@ def parked(prefix: Sequence[str]) -> Iterator[subprocess.Popen]:
         process.kill()
         process.wait()
         process.stdout.close()
+
+
+def eventually(condition, timeout: float = 10.0) -> bool:
+    """Wait for the kernel to get there (not a timing assertion): True once
+    ``condition()`` holds, False if it still does not after ``timeout`` s."""
+    import time
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return bool(condition())

@@ -11,10 +11,11 @@ itself or imports the handle, the batch or a runner.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple, TypeVar
+from typing import Dict, Optional, Sequence, Tuple, TypeVar
 
 from ..errors import InvalidArgument
 from ..runners import Result
+from ..process import Process
 from ..where import Argv, Where
 
 S = TypeVar("S", bound="Changes")
@@ -103,6 +104,10 @@ class Reads:
     def read(self, json_argv: Argv, text_argv: Argv, parser) -> list:
         """``json_argv``'s JSON list, or ``text_argv``'s text through ``parser``
         where ``ip`` has no ``-j`` (busybox, iproute2 < 4.14)."""
+        raise NotImplementedError
+
+    def start(self, argv: Argv, *, env: Optional[Dict[str, str]] = None) -> Process:
+        """Start ``argv`` as a program in this namespace, in the background."""
         raise NotImplementedError
 
     def busybox(self) -> bool:

@@ -1,8 +1,9 @@
 """Programs run inside a namespace: ``ip netns exec`` / ``nsenter``."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence
 
+from ..process import Process, check_env
 from ..runners import Result
 from ..validate import check_argv, check_timeout
 from . import Reads
@@ -17,3 +18,12 @@ class ProgramOps(Reads):
         Equivalent to: ``ip netns exec NAME ARGV…`` / ``nsenter -t PID -n ARGV…``"""
         return self.run(check_argv(argv), timeout=check_timeout(timeout), check=check,
                         as_program=True)
+
+    def spawn(self, argv: Sequence[str], *, env: Optional[Dict[str, str]] = None) -> Process:
+        """Start a program in this namespace in the background, in a process
+        group of its own, and return its :class:`~netnswrap.process.Process`
+        (``lines()``, ``wait()``, ``terminate()``, ``kill()``; a context
+        manager that kills the group). ``env`` adds variables to the inherited
+        environment. Equivalent to: ``ip netns exec NAME ARGV… &`` /
+        ``nsenter -t PID -n ARGV… &``"""
+        return self.start(check_argv(argv), env=check_env(env))
