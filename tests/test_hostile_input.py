@@ -47,6 +47,8 @@ HOSTILE = {
     "argv": ["ls", "", b"ls", [], [""], ["-n", "sh"], ["--help"], ["-r/", "sh"], [None], [1],
              ["ls", None], ["a\x00b"], ("ls", b"-l"), None, 7],
     "timeout": [0, -1, "1", True, float("nan"), float("inf"), b"1", [1]],
+    "env": [{"A=B": "1"}, {"": "1"}, {"A": 1}, {"A": None}, {"A": "x\0y"}, {"A\0": "1"}, {1: "a"},
+            ["A=1"], "A=1", b"A=1", 1],
     "route_dst": ["", "-n", "defaultx", "10.1.1.1/33", "10.1.2.0/16", "default via 10.0.0.1", "10.0.0.0/8\n",
                   "$(id)", "::1/129", None, 1, 3.5, b"10.0.0.0/8", ["default"]],
     "ip": ["", "-n", "10.1.1.256", "10.1.1.1/24", "10.1.1.1 dev lo", "10.1.1.1\n", "$(id)", 1, 3.5, True,
@@ -65,7 +67,7 @@ VALID = {"name": "nwh0", "dev": "v0", "peer": "v1", "pid": 1503, "cidr": "10.1.1
 PARAMETER_KINDS = {"dev": "ifname", "peer": "ifname", "master": "ifname", "pid": "pid",
                    "cidr": "cidr", "mtu": "mtu", "address": "lladdr", "peer_netns": "netns_ref",
                    "netns": "netns_ref", "up": "flag", "nomaster": "flag", "argv": "argv",
-                   "timeout": "timeout",
+                   "timeout": "timeout", "env": "env",
                    "name": None,     # a namespace name in netns_*, an interface name elsewhere
                    "dst": "route_dst", "via": "ip", "src": "ip", "addr": "ip", "metric": "u32",
                    "table": "table", "family": "family", "lladdr": "lladdr", "key": "sysctl_key",
