@@ -29,7 +29,7 @@ from .parsing import load_json_list, parse
 from .process import Process
 from .defaults import get_runner
 from .runners import IpTools, Result, Runner
-from .validate import check_pid, check_runner
+from .validate import check_flag, check_pid, check_runner
 from .where import CALLER, Argv, Where
 
 _IPROUTE2_VERSION = re.compile(r"iproute2-(?:(\d+)\.(\d+)|ss(\d{6}))")
@@ -201,11 +201,12 @@ class Netns(NetnsWrites, NetnsReads, LinkWrites, LinkReads, AddrWrites, AddrRead
 
     # --- peers, topology, batches ------------------------------------------
 
-    def veth_peer(self, dev: str) -> peers.Peer:
-        """The other end of veth ``dev``: ``{"netns", "pid", "ifname", "ifindex"}``.
+    def veth_peer(self, dev: str, *, cross_check: bool = False) -> peers.Peer:
+        """The other end of veth ``dev``: ``{"netns", "pid", "ifname", "ifindex"}``;
+        ``cross_check`` also asks ethtool, which must agree.
         Equivalent to: ``ip -d -j link show dev DEV`` (``link_index``,
-        ``link_netnsid``), cross-checked with ``ethtool -S DEV`` ``peer_ifindex``."""
-        return peers.veth_peer(self, dev)
+        ``link_netnsid``) [and ``ethtool -S DEV`` ``peer_ifindex``]."""
+        return peers.veth_peer(self, dev, check_flag(cross_check, "cross_check") or False)
 
     def topology(self) -> dict:
         """Every namespace this one can see, with links, addresses, veth pairs

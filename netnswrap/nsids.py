@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, cast
 
 from .errors import NamespaceNotFound, ParseError
 from .where import CALLER, Argv, Where
@@ -27,10 +27,27 @@ _INODE = re.compile(r"net:\[(\d+)\]")
 # ``lsns -J -t net``: the network namespaces processes are in, with the
 # lowest PID of each and its nsid as seen from where lsns runs.
 LSNS: Argv = ("lsns", "-J", "-t", "net")
-# The shell's own PID, then each process with the inode of its network namespace.
-MEMBERS: Argv = ("sh", "-c", 'echo $$; stat -L -c "%n %i" /proc/[0-9]*/ns/net 2>/dev/null; true')
+# The shell's own PID, then each process with the inode of its network namespace
+# (stat's complaints too: a process this user may not inspect is counted as hidden).
+MEMBERS: Argv = ("sh", "-c", 'echo $$; stat -L -c "%n %i" /proc/[0-9]*/ns/net 2>&1; true')
+
+
+class Members(NamedTuple):
+    """Who is in which namespace, as :func:`members` reads it."""
+
+    caller: Optional[int]             # the inode of the caller's namespace
+    pids: Dict[int, List[int]]        # {inode: [PIDs]} of every namespace processes are in
+    hidden: int                       # processes this user may not inspect
 # The namespace a command runs in, as ``net:[INODE]``.
 SELF: Argv = ("readlink", "/proc/self/ns/net")
+# Where the caller's own namespace is.
+CALLER_PLACE: Place = (None, None)
+
+
+def lsns_and_caller(caller_pid: int) -> Argv:
+    """The caller's namespace (``net:[INODE]`` of process ``caller_pid``), then
+    ``lsns -J -t net``, in one process: ``sh -c 'readlink /proc/PID/ns/net && exec lsns -J -t net'``"""
+    return ("sh", "-c", 'readlink "/proc/$1/ns/net" && exec lsns -J -t net', "sh", str(caller_pid))
 
 
 def place(space: dict) -> Place:
@@ -66,12 +83,22 @@ class NsidTable:
         self.handle = handle
         self.named: Dict[str, Optional[int]] = {e["name"]: e.get("id") for e in handle.netns_list()}
         self._held: Optional[List[dict]] = None
+        self._caller: Optional[int] = None  # the caller's inode, when read with ``held``
 
     @property
     def held(self) -> List[dict]:
         if self._held is None:
-            self._held = _lsns(self.handle)
+            self._held, _ = _lsns(self.handle)
         return self._held
+
+    def held_from(self, rows: List[dict]) -> None:
+        """Take ``held`` as read elsewhere (lsns run in this namespace)."""
+        self._held = rows
+
+    def known(self) -> set:
+        """The nsids this table names (``held`` only if it was read)."""
+        return {nsid for nsid in self.named.values() if nsid is not None} | {
+            row["nsid"] for row in self._held or () if row["nsid"] is not None}
 
     def target(self, nsid: int) -> Tuple[Optional[str], Optional[dict]]:
         """The namespace this one calls ``nsid``: ``(name, None)`` or ``(None, lsns row)``."""
@@ -86,25 +113,50 @@ class NsidTable:
                                 "a name nor a process: it cannot be entered")
 
     def place(self, nsid: int) -> Place:
-        name, row = self.target(nsid)
+        """Where the namespace this one calls ``nsid`` is (see the module docstring).
+        A name costs no command beyond ``ip -j netns list``; a namespace
+        without one costs one more (``lsns``, with the caller's namespace
+        read by the same process when this one is not the caller's)."""
+        name = next((name for name, known in self.named.items() if known == nsid), None)
         if name is not None:
             return name, None
-        return (None, None) if row["inode"] == inode(self.handle.at(CALLER)) else (None, row["pid"])
+        if self._held is None and not self.handle.where.is_caller:
+            self._held, self._caller = _lsns(self.handle, self.handle.runner.caller_pid())
+        name, found = self.target(nsid)
+        if name is not None:
+            return name, None
+        row = cast(dict, found)  # no name: a row of lsns
+        if self.handle.where.is_caller:  # an nsid never names the namespace that holds it
+            return None, row["pid"]
+        caller = self._caller if self._caller is not None else inode(self.handle.at(CALLER))
+        return CALLER_PLACE if row["inode"] == caller else (None, row["pid"])
 
 
-def _lsns(handle: Handle) -> List[dict]:
-    """``lsns -J -t net`` → ``[{"inode", "nsid", "pid", "nprocs", "command", "name"}]``."""
-    result = handle.run(LSNS)
-    if not result.stdout.strip():
-        return []
+def _lsns(handle: Handle, caller_pid: Optional[int] = None) -> Tuple[List[dict], Optional[int]]:
+    """``lsns -J -t net`` in ``handle``'s namespace → ``[{"inode", "nsid", "pid",
+    "nprocs", "command", "name"}]``; with ``caller_pid``, read with
+    :func:`lsns_and_caller`, also the caller's inode (else None)."""
+    result = handle.run(LSNS if caller_pid is None else lsns_and_caller(caller_pid))
+    text, caller = result.stdout, None
+    if caller_pid is not None and text.strip():
+        first, _, text = text.partition("\n")
+        caller = _inode_of(first, result.command)
+    try:
+        return (lsns_rows(json.loads(text), result.command) if text.strip() else []), caller
+    except ValueError as exc:
+        raise ParseError(f"unexpected output from {result.command}: {exc!r}") from None
+
+
+def lsns_rows(data, command: str) -> List[dict]:
+    """``lsns -J -t net``'s JSON → ``[{"inode", "nsid", "pid", "nprocs", "command", "name"}]``."""
     try:
         return [{"inode": int(row["ns"]), "nsid": _nsid(row.get("netnsid")),
                  "pid": int(row["pid"]) if row.get("pid") is not None else None,
                  "nprocs": int(row.get("nprocs") or 0), "command": row.get("command"),
                  "name": _netns_name(row.get("nsfs"))}
-                for row in _flat(json.loads(result.stdout)["namespaces"])]
+                for row in _flat(data["namespaces"])]
     except (ValueError, KeyError, TypeError) as exc:
-        raise ParseError(f"unexpected output from {result.command}: {exc!r}") from None
+        raise ParseError(f"unexpected output from {command}: {exc!r}") from None
 
 
 def _flat(rows: List[dict]) -> Iterator[dict]:
@@ -129,18 +181,22 @@ def _netns_name(nsfs: Optional[str]) -> Optional[str]:
     return None
 
 
-def members(handle: Handle) -> Tuple[Optional[int], Dict[int, List[int]]]:
-    """The inode of the caller's namespace and ``{inode: [PIDs]}`` of every
-    namespace that processes are in (the reading shell left out), in one
-    process; ``(None, {})`` on a dry run.
-    Equivalent to: ``sh -c 'echo $$; stat -L -c "%n %i" /proc/[0-9]*/ns/net'``"""
+def members(handle: Handle) -> Members:
+    """The inode of the caller's namespace, ``{inode: [PIDs]}`` of every
+    namespace that processes are in (the reading shell left out) and how
+    many processes were hidden (others' ``/proc/PID/ns/net`` when not root,
+    or a PID 1 that protects itself), in one process; ``(None, {}, 0)`` on a
+    dry run. Equivalent to: ``sh -c 'echo $$; stat -L -c "%n %i" /proc/[0-9]*/ns/net'``"""
     result = handle.at(CALLER).run(MEMBERS)
     lines = result.stdout.split("\n")
     members: Dict[int, List[int]] = {}
-    caller = None
+    caller, hidden = None, 0
     try:
         reader = int(lines[0]) if lines[0] else None
         for line in filter(None, lines[1:]):
+            if line.startswith("stat:"):  # gone since the glob, or hidden from this user
+                hidden += line.endswith("Permission denied")
+                continue
             path, inode = line.rsplit(" ", 1)
             pid = int(path.split("/")[2])
             if pid == reader:
@@ -149,18 +205,31 @@ def members(handle: Handle) -> Tuple[Optional[int], Dict[int, List[int]]]:
                 members.setdefault(int(inode), []).append(pid)
     except (ValueError, IndexError) as exc:
         raise ParseError(f"unexpected output from {result.command}: {exc}") from None
-    return caller, {inode: sorted(pids) for inode, pids in members.items()}
+    return Members(caller, {inode: sorted(pids) for inode, pids in members.items()}, hidden)
 
 
 def inode(handle: Handle) -> Optional[int]:
     """The inode of ``handle``'s namespace (None on a dry run). Equivalent to: ``readlink /proc/self/ns/net``"""
     result = handle.run(SELF)
-    text = result.stdout.strip()
+    return _inode_of(result.stdout, result.command)
+
+
+def same_as_caller(handle: Handle) -> bool:
+    """Whether ``handle``'s namespace is the caller's (False on a dry run).
+    Equivalent to: ``readlink /proc/self/ns/net /proc/CALLER/ns/net`` in it"""
+    result = handle.run(SELF + (f"/proc/{handle.runner.caller_pid()}/ns/net",))
+    inodes = [_inode_of(line, result.command) for line in result.stdout.split()]
+    return len(inodes) == 2 and inodes[0] == inodes[1]
+
+
+def _inode_of(text: str, command: str) -> Optional[int]:
+    """``net:[INODE]`` → INODE ('' → None)."""
+    text = text.strip()
     if not text:
         return None
     found = _INODE.fullmatch(text)
     if not found:
-        raise ParseError(f"unexpected output from {result.command}: {text!r}")
+        raise ParseError(f"unexpected output from {command}: {text!r}")
     return int(found.group(1))
 
 

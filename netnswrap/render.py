@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Dict, List, Optional, Tuple
 
+from .errors import PERMISSION_HINT
 from .nsids import describe, place
 
 
@@ -22,14 +23,34 @@ def tree(topology: dict) -> str:
     peers = _peers(topology)
     ports = {_key((b["netns"], b["pid"]), b): b["ports"] for b in topology["bridges"]}
     lines: List[str] = []
+    hidden = topology.get("hidden_processes", 0)
     for space in topology["namespaces"]:
-        lines.append(_title(space))
+        lines.append(_title(space, hidden))
         items = [_link_line(link, peers.get(_key(place(space), link)), ports.get(_key(place(space), link)))
                  for link in space["links"]]
         items += [_route_line(route) for route in space.get("routes", ()) if not _link_local(route)]
         for n, item in enumerate(items):
             lines.append(f"  {'└─' if n == len(items) - 1 else '├─'} {item}")
-    return "".join(line + "\n" for line in lines)
+    return "".join(line + "\n" for line in lines + _notes(topology))
+
+
+def _notes(topology: dict) -> List[str]:
+    """What could not be read, said once: namespaces by reason, hidden processes."""
+    reasons: Dict[str, int] = {}
+    for space in topology["namespaces"]:
+        if not space.get("readable", True):
+            why = (space.get("error") or "").rsplit(": ", 1)[-1] or "unknown reason"
+            reasons[why] = reasons.get(why, 0) + 1
+    notes = []
+    for why, count in reasons.items():
+        hint = f"; {PERMISSION_HINT}" if why in ("Operation not permitted", "Permission denied") else ""
+        notes.append(f"note: {count} namespace{'s' * (count > 1)} could not be read ({why}{hint}): "
+                     "marked unreadable, their links are unknown, not empty")
+    hidden = topology.get("hidden_processes", 0)
+    if hidden:
+        notes.append(f"note: {hidden} process{'es' * (hidden > 1)} hidden from this user: process "
+                     "counts are of those it may inspect (at least)")
+    return ([""] if notes else []) + notes
 
 
 def dot(topology: dict) -> str:
@@ -39,7 +60,8 @@ def dot(topology: dict) -> str:
     out = ["graph topology {", "  rankdir=LR;", "  node [shape=box, fontsize=10];"]
     node: Dict[Tuple, str] = {}
     for n, space in enumerate(topology["namespaces"]):
-        out += [f"  subgraph cluster_{n} {{", f"    label={_quote(_name(space))};"]
+        label = _name(space) + ("" if space.get("readable", True) else " (unreadable)")
+        out += [f"  subgraph cluster_{n} {{", f"    label={_quote(label)};"]
         for link in space["links"]:
             if link.get("link_type") == "loopback":
                 continue
@@ -79,7 +101,7 @@ def _name(space: dict) -> str:
     return "the caller's namespace" if space["caller"] else f"PID {space['pid']}"
 
 
-def _title(space: dict) -> str:
+def _title(space: dict, hidden: int = 0) -> str:
     by_pid = place(space)[1] is not None
     command = f" ({space['command']})" if by_pid and space["command"] else ""
     words = [_name(space) + command + (" (current)" if space["current"] else "")]
@@ -88,7 +110,9 @@ def _title(space: dict) -> str:
     count = len(space["pids"])
     if count:
         holder = f", PID {space['pid']} {space['command']}" if space["command"] and not by_pid else ""
-        words.append(f"{count} process{'es' if count > 1 else ''}{holder}")
+        words.append(f"{'at least ' if hidden else ''}{count} process{'es' if count > 1 else ''}{holder}")
+    if not space.get("readable", True):
+        words.append("unreadable")
     return "  ".join(words)
 
 

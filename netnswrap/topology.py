@@ -11,9 +11,10 @@ the endpoints of :func:`topology`: ``netns`` is its name when it has one
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Dict, List, Optional, Tuple
 
-from .errors import NamespaceNotFound, ParseError, ProcessNotFound
+from .errors import NamespaceNotFound, NetnsWrapError, ParseError, ProcessNotFound, first_line
 from .nsids import Handle, NsidTable, endpoint, members as read_members, place, reach
 from .ops.addr import list_ as addr_list
 from .ops.route import list_ as route_list
@@ -22,6 +23,18 @@ from .peers import kind, mate, points_back
 from .where import Argv
 
 _HEADER = "\nnetns: "  # what `ip -all netns exec` prints before each namespace's output
+
+
+def each_named(names: List[str], argv: Argv) -> Argv:
+    """The ``ip`` command ``argv`` in each named namespace of ``names``, one
+    after another in one process, each one's output after a ``\\nnetns:
+    NAME\\n`` header as ``ip -all netns exec`` prints it — without its
+    fault: a child that cannot enter a namespace goes on with the rest of
+    the list (iproute2 6.1), so every namespace it cannot enter (not root,
+    one deleted meanwhile) doubles the processes after it.
+    Equivalent to: ``for n in NAMES; do echo "netns: $n"; ip -n "$n" ARGS…; done``"""
+    script = f'for n; do printf "\\nnetns: %s\\n" "$n"; ip -n "$n" {shlex.join(argv[1:])}; done; true'
+    return ("sh", "-c", script, "sh", *names)
 
 
 def netns_exec_all(argv: Argv) -> Argv:
@@ -35,15 +48,21 @@ def topology(handle: Handle) -> dict:
     JSON-ready dict::
 
         {"namespaces": [{"name", "pid", "pids", "command", "nsid", "inode",
-                         "current", "caller", "links": [ip -d -j addr dicts],
+                         "current", "caller", "readable", "error", "links": [ip -d -j addr dicts],
                          "routes": [ip -j route dicts: the main table, IPv4 and IPv6]}],
          "veth_pairs": [[endpoint, endpoint or None]],
-         "bridges": [{"netns", "pid", "ifname", "ifindex", "ports": [ifname]}]}
+         "bridges": [{"netns", "pid", "ifname", "ifindex", "ports": [ifname]}],
+         "hidden_processes": int}
 
     ``pids`` are the processes in the namespace (the reading commands
-    excluded), ``pid`` the lowest of them and ``command`` its command line,
-    ``nsid`` what the handle's namespace calls it,
-    ``current`` marks the handle's namespace and ``caller`` the caller's own.
+    excluded; without root only those this user may inspect, the others
+    counted in ``hidden_processes``), ``pid`` the lowest of them and
+    ``command`` its command line, ``nsid`` what the handle's namespace calls
+    it (as its ``link_netnsid`` shows, also for an nsid the reading made the
+    kernel assign), ``current`` marks the handle's namespace and ``caller``
+    the caller's own. A namespace that could not be entered (not root) has
+    ``"readable": False`` and ``error`` saying why (its ``links`` are
+    unknown, not empty); any other has ``"readable": True, "error": None``.
     An endpoint is ``{"netns", "pid", "ifname", "ifindex"}`` as
     :func:`veth_peer` returns; a veth whose peer is out of sight is paired
     with None.
@@ -55,15 +74,38 @@ def topology(handle: Handle) -> dict:
     namespace only processes hold.
     """
     table = NsidTable(handle)
-    caller, members = read_members(handle)
+    caller, members, hidden = read_members(handle)
     here = caller  # a named handle's namespace is found by its name
     if handle.pid is not None:
         here = next((inode for inode, pids in members.items() if handle.pid in pids), None)
     spaces = _spaces(table, handle, here, caller, members)
     _read_links(handle, spaces)
+    table = _renumbered(table, handle, spaces)
     _read_routes(handle, spaces)
     return {"namespaces": spaces, "veth_pairs": _pairs(spaces, table, handle),
-            "bridges": _bridges(spaces)}
+            "bridges": _bridges(spaces), "hidden_processes": hidden}
+
+
+def _renumbered(table: NsidTable, handle: Handle, spaces: List[dict]) -> NsidTable:
+    """The handle's nsid table as it is after the dumps. Dumping a link whose
+    peer another namespace made (``ip link add … peer … netns X``) makes the
+    kernel assign the nsid it shows; when the handle's links show one its
+    table lacks, the table is read again and each namespace's ``nsid`` set
+    from it, so that it matches the ``link_netnsid`` its peers show."""
+    shown = {link["link_netnsid"] for space in spaces if space["current"] for link in space["links"]
+             if "link_netnsid" in link}
+    if shown <= table.known():
+        return table
+    table = NsidTable(handle)
+    for space in spaces:
+        if space["name"] in table.named:
+            space["nsid"] = table.named[space["name"]]
+    if not shown <= table.known():  # a namespace only processes hold: lsns has its nsid
+        nsids = {row["inode"]: row["nsid"] for row in table.held}
+        for space in spaces:
+            if space["name"] is None and space["inode"] in nsids:
+                space["nsid"] = nsids[space["inode"]]
+    return table
 
 
 def _pairs(spaces: List[dict], table: NsidTable, handle: Handle) -> List[list]:
@@ -71,6 +113,8 @@ def _pairs(spaces: List[dict], table: NsidTable, handle: Handle) -> List[list]:
     namespaces by ifindexes that point at each other, and where that fits more
     than one namespace, by the nsid table of the veth's own namespace."""
     tables = {id(space): table for space in spaces if space["current"]}
+    # A veth whose peer may be out of sight is paired only when the nsids agree.
+    uncertain = any(not space["readable"] for space in spaces)
 
     def table_of(space: dict) -> NsidTable:
         if id(space) not in tables:
@@ -82,12 +126,13 @@ def _pairs(spaces: List[dict], table: NsidTable, handle: Handle) -> List[list]:
         for link in space["links"]:
             if kind(link) == "veth" and "link_netnsid" in link:
                 across.setdefault(link["ifindex"], []).append((space, link))
-    done, pairs = set(), []
+    done: set = set()
+    pairs: List[list] = []
     for space in spaces:
         for link in space["links"]:
             if kind(link) != "veth" or (id(space), link["ifindex"]) in done:
                 continue
-            found = _mate_of(space, link, across, table_of, done)
+            found = _mate_of(space, link, across, table_of, done, uncertain)
             pair = [endpoint(place(space), link), endpoint(place(found[0]), found[1]) if found else None]
             done.add((id(space), link["ifindex"]))
             if found:
@@ -97,13 +142,13 @@ def _pairs(spaces: List[dict], table: NsidTable, handle: Handle) -> List[list]:
 
 
 def _mate_of(space: dict, link: dict, across: Dict[int, List[Tuple[dict, dict]]],
-             table_of, done: set) -> Optional[Tuple[dict, dict]]:
+             table_of, done: set, uncertain: bool = False) -> Optional[Tuple[dict, dict]]:
     if "link_netnsid" not in link:
         found = mate(space["links"], link, link.get("link_index") if "link" not in link else None)
         return (space, found) if found else None
-    candidates = [(other, end) for other, end in across.get(link.get("link_index"), [])
+    candidates = [(other, end) for other, end in across.get(link.get("link_index", -1), [])
                   if other is not space and points_back(end, link) and (id(other), end["ifindex"]) not in done]
-    if len(candidates) < 2:
+    if not candidates or (len(candidates) == 1 and not uncertain):
         return candidates[0] if candidates else None
     try:
         name, row = table_of(space).target(link["link_netnsid"])
@@ -137,7 +182,7 @@ def _spaces(table: NsidTable, handle: Handle, here: Optional[int], caller: Optio
 
 def _space(name: Optional[str], nsid: Optional[int]) -> dict:
     return {"name": name, "pid": None, "pids": [], "command": None, "nsid": nsid, "inode": None,
-            "current": False, "caller": False, "links": [], "routes": []}
+            "current": False, "caller": False, "readable": True, "error": None, "links": [], "routes": []}
 
 
 def _read_links(handle: Handle, spaces: List[dict]) -> None:
@@ -154,19 +199,56 @@ def _read_routes(handle: Handle, spaces: List[dict]) -> None:
 
 
 def _read_each(handle: Handle, spaces: List[dict], show: Argv, key: str, keep=list) -> None:
-    """Set each namespace's ``key`` to ``keep`` of what ``show`` prints there:
-    every named one through a single ``ip -all netns exec``, the others one
-    ``ip`` each. A namespace that vanished while it was read (its process
-    ended) is left out."""
-    named = {space["name"]: space for space in spaces if space["name"] is not None}
+    """Set each namespace's ``key`` to ``keep`` of what the ``ip`` command
+    ``show`` prints there: every named one through a single process
+    (:func:`each_named`), the others one ``ip`` each. A namespace that
+    vanished while it was read is left out; one that could not be entered
+    (not root, a broken ``/run/netns`` entry) is marked ``"readable": False``
+    with the ``error`` saying why."""
+    named = {space["name"]: space for space in spaces if space["name"] is not None and space["readable"]}
     if named:
-        for name, found in _split_all(handle.run(netns_exec_all(show)).stdout, named).items():
-            named[name][key] = keep(found)
+        result = handle.run(each_named(list(named), show))
+        found = _split_all(result.stdout, named)
+        for name, why in _refused(result.stderr, named).items():
+            if why.endswith("No such file or directory"):  # deleted since it was listed
+                spaces.remove(named.pop(name))
+            else:
+                named[name].update(readable=False, error=why)
+        for name, space in named.items():
+            if name in found:
+                space[key] = keep(found[name])
+            elif space["readable"]:
+                space.update(readable=False, error=f"{shlex.join(show)} printed nothing there")
     for space in [s for s in spaces if s["name"] is None]:
         try:
             space[key] = keep(load_json_list((handle if space["current"] else reach(place(space), handle)).run(show)))
         except ProcessNotFound:
             spaces.remove(space)
+        except NetnsWrapError as exc:
+            space.update(readable=False, error=first_line(exc.stderr) or exc.message)
+
+
+def _refused(stderr: str, names) -> Dict[str, str]:
+    """``{name: why}`` for each namespace ``ip -all netns exec`` could not
+    enter (it says so on stderr, carries on with the others, and exits 0)."""
+    refused = {}
+    for name in names:
+        for said in (f'setting the network namespace "{name}" failed: ',
+                     f'Cannot open network namespace "{name}": '):
+            at = stderr.find(said)
+            if at >= 0:
+                refused[name] = _why(name, said + stderr[at + len(said):].split("\n", 1)[0])
+                break
+    return refused
+
+
+def _why(name: Optional[str], said: str) -> str:
+    """What ip said about a namespace it could not enter; a name under
+    ``/run/netns`` that is no namespace (a plain file, or one no longer
+    mounted: setns says EINVAL) named as such."""
+    if name is not None and said.endswith("failed: Invalid argument"):
+        return f"{said}: /run/netns/{name} is not a network namespace (a plain file, or no longer mounted)"
+    return said
 
 
 def _split_all(text: str, names) -> Dict[str, list]:

@@ -17,8 +17,9 @@ from typing import Optional, Sequence
 from .errors import InvalidAddress, InvalidArgument, InvalidMTU, InvalidName
 
 IFNAMSIZ = 16          # kernel limit, including the terminating NUL
+ALTIFNAMSIZ = 128      # kernel limit of an alternative name (altname), NUL included
 NAME_MAX = 255         # a namespace name is a file name under /run/netns
-MTU_MIN, MTU_MAX = 68, 65535
+MTU_MAX = 2**31 - 1    # ip reads `mtu N` as an int (the netlink attribute is a u32)
 PID_MAX = 4194304      # PID_MAX_LIMIT on 64-bit kernels
 _WHITESPACE = re.compile(r"\s")
 _LLADDR = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){1,31}$")
@@ -31,6 +32,9 @@ def _name_problem(name, max_bytes: int, forbidden: str) -> Optional[str]:
         return "must not be empty, '.' or '..'"
     if name.startswith("-"):
         return "must not start with '-' (it would read as an option)"
+    if "\ufffd" in name or any("\ud800" <= ch <= "\udfff" for ch in name):
+        return ("is not valid UTF-8 as read (U+FFFD or a lone surrogate stands for bytes "
+                "that were lost): it cannot be given back to a tool")
     if not name.isprintable() or _WHITESPACE.search(name):
         return "must not contain whitespace or control characters"
     bad = sorted({ch for ch in name if ch in forbidden})
@@ -42,23 +46,28 @@ def _name_problem(name, max_bytes: int, forbidden: str) -> Optional[str]:
 
 
 def ifname_problem(name) -> Optional[str]:
-    """Why ``name`` is not a valid interface name, or None if it is."""
+    """Why ``name`` is not a valid name for a new interface, or None if it is."""
     return _name_problem(name, IFNAMSIZ - 1, "/:")
 
 
 def check_ifname(name) -> str:
-    """An interface name: 1–15 bytes, no '/', ':', whitespace or control
-    characters, not '.'/'..', not starting with '-'."""
-    problem = ifname_problem(name)
+    """An existing device, by its name or an alternative name (``ip link
+    property add dev DEV altname ALT``): 1–127 bytes, no '/', whitespace or
+    control characters, not '.'/'..', not starting with '-'. Names of new
+    devices follow the kernel's stricter rule: :func:`check_new_ifname`."""
+    problem = _name_problem(name, ALTIFNAMSIZ - 1, "/")
     if problem:
         raise InvalidName(f"invalid interface name {name!r}: {problem}")
     return name
 
 
 def check_new_ifname(name) -> str:
-    """A name for a device to create or rename to: :func:`check_ifname`, and no
-    '%' (the kernel would make ``a%d`` into ``a0``, a name the caller cannot know)."""
-    check_ifname(name)
+    """A name for a device to create or rename to: 1–15 bytes, no '/', ':',
+    whitespace or control characters, not '.'/'..', not starting with '-', and
+    no '%' (the kernel would make ``a%d`` into ``a0``, a name the caller cannot know)."""
+    problem = ifname_problem(name)
+    if problem:
+        raise InvalidName(f"invalid interface name {name!r}: {problem}")
     if "%" in name:
         raise InvalidName(f"invalid interface name {name!r}: must not contain '%' "
                           "(the kernel would replace %d with a number of its choice)")
@@ -66,11 +75,24 @@ def check_new_ifname(name) -> str:
 
 
 def check_netns_name(name) -> str:
-    """A namespace name: 1–255 bytes, no '/', whitespace or control
+    """A name for a new namespace: 1–255 bytes, no '/', whitespace or control
     characters, not '.'/'..', not starting with '-'."""
     problem = _name_problem(name, NAME_MAX, "/")
     if problem:
         raise InvalidName(f"invalid namespace name {name!r}: {problem}")
+    return name
+
+
+def check_netns_ref(name) -> str:
+    """The name of an existing namespace, as the system reports it (other
+    tools may have made it with spaces or odd characters): any file name
+    under ``/run/netns``, i.e. 1–255 bytes, no '/' or NUL, not '.'/'..'."""
+    if not isinstance(name, str):
+        raise InvalidName(f"invalid namespace name {name!r}: must be a str, not {type(name).__name__}")
+    size = len(name.encode(errors="surrogateescape"))
+    if name in ("", ".", "..") or "/" in name or "\0" in name or size > NAME_MAX:
+        raise InvalidName(f"invalid namespace name {name!r}: must be a file name under /run/netns "
+                          f"(1–{NAME_MAX} bytes, no '/' or NUL, not '.' or '..')")
     return name
 
 
@@ -92,9 +114,11 @@ def check_lladdr(address) -> str:
 
 
 def check_mtu(mtu) -> str:
-    """An MTU: an int within 68..65535."""
-    if isinstance(mtu, bool) or not isinstance(mtu, int) or not MTU_MIN <= mtu <= MTU_MAX:
-        raise InvalidMTU(f"invalid MTU {mtu!r}: must be an int within {MTU_MIN}..{MTU_MAX}")
+    """An MTU: an int within 0..2147483647. The device's own limits
+    (``min_mtu``/``max_mtu`` in ``ip -d -j link``: 68..65535 for a veth, none
+    for ``lo``) are the kernel's to apply: its refusal is :class:`InvalidMTU`."""
+    if isinstance(mtu, bool) or not isinstance(mtu, int) or not 0 <= mtu <= MTU_MAX:
+        raise InvalidMTU(f"invalid MTU {mtu!r}: must be an int within 0..{MTU_MAX}")
     return str(mtu)
 
 
@@ -109,7 +133,7 @@ def check_timeout(timeout) -> Optional[float]:
     """A timeout in seconds: a positive finite number, or None for no limit."""
     if timeout is None:
         return None
-    if isinstance(timeout, bool) or not isinstance(timeout, Real) or not 0 < timeout < math.inf:
+    if isinstance(timeout, bool) or not isinstance(timeout, Real) or not 0 < float(timeout) < math.inf:
         raise InvalidArgument(f"invalid timeout {timeout!r}: must be a positive number of seconds or None")
     return float(timeout)
 

@@ -132,9 +132,12 @@ def test_mtu_the_device_refuses(stage):
     assert caught.value.argv == ("ip", "-n", a.name, "link", "set", "dev", "vx", "mtu", "1500")
     assert caught.value.returncode == 2 and "Invalid argument" in caught.value.stderr
     assert kernel.link(a.name, "vx")["mtu"] == 1450
-    # outside 68..65535 netnswrap refuses before running anything
+    # above a veth's max_mtu (65535) the kernel refuses; outside what ip reads, netnswrap does
     with pytest.raises(nw.InvalidMTU) as caught:
         a.link_set("v1", mtu=70000)
+    assert "mtu greater than device maximum" in caught.value.stderr
+    with pytest.raises(nw.InvalidMTU) as caught:
+        a.link_set("v1", mtu=2 ** 31)
     assert caught.value.argv is None
 
 

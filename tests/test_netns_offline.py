@@ -13,6 +13,7 @@ import json
 import pytest
 
 import netnswrap as nw
+from netnswrap.ops.link import sysfs_dir
 from netnswrap.runners import Result, Runner
 
 IPROUTE2_6 = "ip utility, iproute2-6.1.0, libbpf 1.1.2\n"
@@ -256,9 +257,11 @@ def test_netns_queries_read_plain_output():
 
 def can_move_runner(link: dict, features: str = None) -> FakeRunner:
     ethtool = ("ip", "netns", "exec", "netns1", "ethtool", "-k", link["ifname"])
+    sysfs = ("ip", "netns", "exec", "netns1") + sysfs_dir(link["ifname"])
     return FakeRunner(IPROUTE2_6, {
         OLD + ("-d", "-j", "link", "show", "dev", link["ifname"]): json.dumps([link]),
         ethtool: (0, features, "") if features else (1, "", "Cannot get device features: Operation not supported\n"),
+        sysfs: "addr_len\naddress\ndevice\nifindex\nphy80211\nwireless\n",  # a wireless NIC's
     })
 
 
@@ -296,15 +299,15 @@ def test_exec_and_errors_carry_the_command():
 
 
 @pytest.mark.parametrize("call, error", [
-    (lambda h: h.link_set("veth1", mtu=70000), nw.InvalidMTU),
-    (lambda h: h.link_set("veth1", mtu=67), nw.InvalidMTU),
+    (lambda h: h.link_set("veth1", mtu=2 ** 31), nw.InvalidMTU),  # more than ip reads
+    (lambda h: h.link_set("veth1", mtu=-1), nw.InvalidMTU),
     (lambda h: h.link_set("veth1"), nw.InvalidArgument),
     (lambda h: h.link_set("veth1", master="br0", nomaster=True), nw.InvalidArgument),
     (lambda h: h.veth_add("a-name-far-too-long", "veth1"), nw.InvalidName),
     (lambda h: h.veth_add("veth0", "veth1", peer_netns=0), nw.InvalidArgument),
     (lambda h: h.link_set("veth1", netns="bad/name"), nw.InvalidName),
     (lambda h: h.link_show("bad/name"), nw.InvalidName),
-    (lambda h: h.can_move("bad:name"), nw.InvalidName),
+    (lambda h: h.can_move("bad/name"), nw.InvalidName),
     (lambda h: h.addr_list("bad name"), nw.InvalidName),
     (lambda h: h.ethtool_stats(""), nw.InvalidName),
     (lambda h: h.netns_exists("bad/name"), nw.InvalidName),

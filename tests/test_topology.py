@@ -9,16 +9,17 @@ show (ambiguous ifindexes, ethtool missing or disagreeing, odd output).
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from pathlib import Path
 
 import pytest
 
 import netnswrap as nw
-from netnswrap.nsids import MEMBERS
+from netnswrap.nsids import MEMBERS, lsns_and_caller as lsns_and_caller_argv
 from netnswrap import render
 from netnswrap.runners import Result, Runner
-from netnswrap.topology import _split_all
+from netnswrap.topology import _split_all, each_named
 
 CASSETTE = Path(__file__).parent.parent / "fixtures" / "cassettes" / "topology-docker-host.json"
 RECORDED = Path(__file__).parent.parent / "fixtures" / "reference" / "recorded"
@@ -157,6 +158,12 @@ def lsns_and_caller(prefix: str) -> str:
     return f"{prefix} " + shlex.join(lsns_and_caller_argv(os.getpid()))
 
 
+def caller_view(h1_lsns: dict) -> str:
+    """What ``ip -d -j -batch -`` of :data:`netnswrap.peers.CALLER_VIEW` for h1
+    prints: lsns run in h1, the caller's links, the caller's nsids of h1 and h2."""
+    return "\n".join(json.dumps(value) for value in (h1_lsns, [LO], [{"name": "h1"}, {"name": "h2"}])) + "\n"
+
+
 def two_hosts():
     """Host namespaces h1, h2, each with veth ifindex 3 to a container's eth0
     ifindex 2 (PIDs 11, 12): the ifindexes alone fit both ways round."""
@@ -166,11 +173,11 @@ def two_hosts():
         shlex.join(MEMBERS):  # the reading shell is PID 99, in the caller's namespace
             "99\n/proc/1/ns/net 100\n/proc/11/ns/net 201\n/proc/12/ns/net 202\n/proc/99/ns/net 100\n",
         "lsns -J -t net": lsns((100, 1, "unassigned"), (201, 11, "unassigned"), (202, 12, "unassigned")),
-        "ip -all netns exec ip -d -j addr show":
+        shlex.join(each_named(["h1", "h2"], ("ip", "-d", "-j", "addr", "show"))):
             "\nnetns: h1\n" + json.dumps([LO, veth(3, "va", 2, 0)]) +
             "\n\nnetns: h2\n" + json.dumps([LO, veth(3, "vb", 2, 0)]) + "\n",
         "ip -d -j addr show": [LO],
-        "ip -all netns exec ip -j route show table all":
+        shlex.join(each_named(["h1", "h2"], ("ip", "-j", "route", "show", "table", "all"))):
             "\nnetns: h1\n" + json.dumps(H1_ROUTES) + "\n\nnetns: h2\n[]\n",
         "ip -j route show table all": [],
         "nsenter -t 11 -n ip -j route show table all": [],
@@ -179,6 +186,7 @@ def two_hosts():
         "nsenter -t 12 -n ip -d -j addr show": [LO, veth(2, "eth0", 3, 0)],
         "ip -n h1 -j netns list": [{"name": "h1"}, {"name": "h2"}],
         "ip netns exec h1 lsns -J -t net": lsns((100, 1, "unassigned"), (201, 11, "0"), (202, 12, "1")),
+        "ip -d -j -batch -": caller_view(lsns((100, 1, "unassigned"), (201, 11, "0"), (202, 12, "1"))),
         "ip -n h2 -j netns list": [{"name": "h1"}, {"name": "h2"}],
         "ip netns exec h2 lsns -J -t net": lsns((100, 1, "unassigned"), (201, 11, "1"), (202, 12, "0")),
         "ip -n h1 -d -j link show dev va": [veth(3, "va", 2, 0)],
@@ -219,7 +227,7 @@ def test_veth_peer_in_the_callers_namespace_is_netns_none_pid_none():
     answers["nsenter -t 11 -n ip -d -j link show dev eth0"] = [veth(2, "eth0", 7, 0)]
     answers["nsenter -t 11 -n ethtool -S eth0"] = "NIC statistics:\n     peer_ifindex: 7\n"
     answers["nsenter -t 11 -n ip -j netns list"] = [{"name": "h1"}, {"name": "h2"}]
-    answers["nsenter -t 11 -n lsns -J -t net"] = lsns((100, 1, "0"), (201, 11, "unassigned"))
+    answers[lsns_and_caller("nsenter -t 11 -n")] = with_caller(lsns((100, 1, "0"), (201, 11, "unassigned")))
     answers["ip -d -j link show"] = [LO, veth(7, "vethc", 2, 0)]
     assert nw.Netns.from_pid(11, runner=Fake(answers)).veth_peer("eth0") == {
         "netns": None, "pid": None, "ifname": "vethc", "ifindex": 7}
@@ -254,8 +262,9 @@ def test_veth_peer_without_ethtool_uses_ip_alone():
 
 def test_veth_peer_refuses_when_ip_and_ethtool_disagree():
     runner = Fake(without(two_hosts(), "ip netns exec h1 ethtool -S va", "NIC statistics:\n     peer_ifindex: 9\n"))
+    assert nw.Netns("h1", runner=runner).veth_peer("va")["pid"] == 11  # ethtool is asked only on request
     with pytest.raises(nw.NetnsWrapError, match="ethtool -S says 9"):
-        nw.Netns("h1", runner=runner).veth_peer("va")
+        nw.Netns("h1", runner=runner).veth_peer("va", cross_check=True)
 
 
 def test_veth_peer_of_a_device_that_is_no_veth():
@@ -266,7 +275,7 @@ def test_veth_peer_of_a_device_that_is_no_veth():
 
 
 def test_veth_peer_whose_nsid_names_no_reachable_namespace():
-    answers = without(two_hosts(), "ip netns exec h1 lsns -J -t net", lsns((100, 1, "unassigned")))
+    answers = without(two_hosts(), "ip -d -j -batch -", caller_view(lsns((100, 1, "unassigned"))))
     with pytest.raises(nw.NamespaceNotFound, match="nsid 0 of netns h1 names a namespace with neither"):
         nw.Netns("h1", runner=Fake(answers)).veth_peer("va")
 
@@ -294,7 +303,8 @@ def test_a_container_that_exits_while_read_is_left_out():
 
 def test_dry_run_topology_runs_only_reads_and_is_empty():
     runner = nw.DryRunRunner()
-    assert nw.Netns(runner=runner).topology() == {"namespaces": [], "veth_pairs": [], "bridges": []}
+    assert nw.Netns(runner=runner).topology() == {"namespaces": [], "veth_pairs": [], "bridges": [],
+                                                  "hidden_processes": 0}
     assert [" ".join(argv) for argv in runner.commands] == [
         "ip -V", "ip -j netns list", " ".join(MEMBERS), "lsns -J -t net"]
 

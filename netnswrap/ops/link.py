@@ -46,6 +46,15 @@ def list_(json: bool = True, details: bool = True) -> Argv:
     return show("link", json, details)
 
 
+def sysfs_dir(dev: str) -> Argv:
+    """``ls /sys/class/net/DEV`` as DEV's namespace sees it: sysfs shows the
+    namespace of whoever mounted it, so it is mounted afresh in a mount
+    namespace of its own (as ``ip netns exec`` does; ``nsenter -n`` does not)."""
+    return ("unshare", "-m", "sh", "-c",
+            'umount -l /sys 2>/dev/null; mount -t sysfs sysfs /sys && exec ls "/sys/class/net/$1"', "sh",
+            check_ifname(dev))
+
+
 def show_dev(dev: str, json: bool = True, details: bool = True) -> Argv:
     """``ip -d -j link show dev DEV`` (options as in :func:`list_`)"""
     return list_(json, details) + ("dev", check_ifname(dev))
@@ -198,11 +207,15 @@ class LinkReads(Reads):
            (iproute2 >= 6.17 on kernels >= 6.15) → False;
         2. ``netns-local`` in ``ethtool -k DEV`` (kernels before 6.12 report
            it, ``on [fixed]`` for such devices) → its opposite;
-        3. the device itself: loopback, the kinds the kernel makes netns-local
-           (bridge, bond, team, vrf, openvswitch, batadv, wpan, lowpan) and
-           wireless devices (named ``wl…``) → False; anything else → True.
+        3. the device itself: loopback and the kinds the kernel makes
+           netns-local (bridge, bond, team, vrf, openvswitch, batadv, wpan,
+           lowpan) → False; another kind → True;
+        4. a device without a kind (hardware): a wireless one (``wireless``
+           or ``phy80211`` in its sysfs directory, read inside its namespace)
+           → False; anything else → True. Where sysfs cannot be read (not
+           root), the answer is True, as its kind alone says.
 
-        Step 3 also answers on new iproute2 where the kernel (6.12–6.14) has
+        Steps 3-4 answer on new iproute2 where the kernel (6.12–6.14) has
         neither the ethtool feature nor the link attribute.
         Equivalent to: ``ethtool -k DEV | grep netns-local``
         """
@@ -210,12 +223,20 @@ class LinkReads(Reads):
         link = self.link_show(dev)
         if link.get("netns-immutable"):
             return False
+        name = link.get("ifname", dev)  # ethtool and sysfs know the name, not an altname
         try:
-            local = features(self, dev).get("netns-local")
+            local = features(self, name).get("netns-local")
         except NetnsWrapError:  # no ethtool, or no features for this device
             local = None
         if local is not None:
             return not local["active"]
         kind = (link.get("linkinfo") or {}).get("info_kind")
-        return not (link.get("link_type") == "loopback" or kind in NETNS_LOCAL_KINDS
-                    or link.get("ifname", "").startswith("wl"))
+        if link.get("link_type") == "loopback" or kind in NETNS_LOCAL_KINDS:
+            return False
+        if kind is not None:
+            return True
+        try:
+            entries = self.run(sysfs_dir(name), as_program=True).stdout.split()
+        except NetnsWrapError:  # not root (no mount namespace of its own), or no unshare
+            return True
+        return not {"wireless", "phy80211"} & set(entries)
