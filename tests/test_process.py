@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+import kernel
 import netnswrap as nw
 from netnswrap.cassette import RecordingRunner, ReplayRunner
 from netnswrap.process import Process
@@ -208,6 +209,39 @@ def test_a_server_and_a_client_in_two_namespaces(runner, netns_factory):
         with runner.spawn(["ip", "netns", "exec", client_ns.name, sys.executable, "-c", client_code]) as client:
             assert client.wait(timeout=60).stdout == "HELLO\n"
         assert server.wait(timeout=60).returncode == 0
+
+
+def netns_inode(path: str) -> int:
+    return os.stat(path).st_ino
+
+
+def test_every_handle_spawns_where_it_points(netns_factory):
+    """Named (ip netns exec), a process's (nsenter -t PID -n), the caller's."""
+    space = netns_factory("nwed")
+    probe = ["sh", "-c", 'stat -L -c %i /proc/self/ns/net; echo "$NWED"']
+    with kernel.parked(["unshare", "--net"]) as holder:
+        for handle, expected in ((nw.Netns(space.name), netns_inode(f"/run/netns/{space.name}")),
+                                 (nw.Netns.from_pid(holder.pid), netns_inode(f"/proc/{holder.pid}/ns/net")),
+                                 (nw.Netns(), netns_inode("/proc/self/ns/net"))):
+            with handle.spawn(probe, env={"NWED": "here"}) as process:
+                assert list(process.lines(timeout=60)) == [f"{expected}\n", "here\n"], process.argv
+            assert process.returncode == 0 and process.argv[-3:] == tuple(probe)
+
+
+def test_a_handle_refuses_bad_values_before_anything_starts(monkeypatch):
+    monkeypatch.setattr(os, "fork", lambda: pytest.fail("a process was started"))
+    for handle in (nw.Netns("nwed"), nw.Netns.from_pid(1), nw.Netns()):
+        for argv, env in ((["-n"], None), ([], None), (["true"], {"A=B": "1"}), (["true"], {"A": None})):
+            with pytest.raises(nw.InvalidArgument):
+                handle.spawn(argv, env=env)
+
+
+def test_a_handle_dry_run_prints_the_placed_command_line(capsys):
+    dry = nw.DryRunRunner(print_commands=True)
+    for handle in (nw.Netns("blue", runner=dry), nw.Netns.from_pid(1503, runner=dry)):
+        assert handle.spawn(["ip", "-br", "link"]).wait().ok
+    assert capsys.readouterr().out.splitlines() == ["ip netns exec blue ip -br link",
+                                                    "nsenter -t 1503 -n ip -br link"]
 
 
 # --- recorded, replayed, dry-run ------------------------------------------------------
