@@ -187,7 +187,8 @@ class RecordingRunner(Runner):
         try:
             _write_atomically(_writable(self.path), dumps(document))
         except OSError as exc:
-            raise CassetteError(f"cassette {self.path} cannot be written: {exc.strerror or exc}") from exc
+            where = f" ({exc.filename})" if exc.filename and exc.filename != str(self.path) else ""
+            raise CassetteError(f"cassette {self.path} cannot be written: {exc.strerror or exc}{where}") from exc
         return self.path
 
     def _machine(self) -> dict:

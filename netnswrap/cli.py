@@ -25,7 +25,7 @@ from .errors import CassetteError, InvalidArgument, NetnsWrapError, ParseError
 from .handle import Netns
 from .defaults import use_runner
 from .runners import DryRunRunner, Runner
-from .validate import check_argv
+from .validate import check_argv, check_timeout
 
 EXAMPLES = """\
 examples:
@@ -285,6 +285,7 @@ def cmd_netns_del(args, runner: Runner) -> None:
 
 def cmd_netns_exec(args, runner: Runner) -> int:
     check_argv(args.argv)  # before anything runs
+    check_timeout(args.timeout)
     if _is_live(runner):
         # ip's own failure to enter NAME (missing, no rights) is an error of
         # netnswrap's, with its hint, not the program's exit status 255.

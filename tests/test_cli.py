@@ -397,6 +397,12 @@ def test_netns_exec_interrupted_stops_the_program_and_exits_130(netns_factory):
     assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and marker in _cmdline(pid)]
 
 
+@pytest.mark.parametrize("limit", ["nan", "inf", "0", "-1", "1e309"])
+def test_netns_exec_refuses_a_bad_timeout_before_anything_runs(limit):
+    line = one_error_line(netnswrap_cli("netns", "exec", "--timeout", limit, "blue", "true", path=""))
+    assert "invalid timeout" in line
+
+
 def test_netns_exec_dry_run_prints_the_placed_command_line():
     done = netnswrap_cli("--dry-run", "netns", "exec", "--timeout", "5", "blue", "sh", "-c", "echo $X",
                          path="", check_status=0)
