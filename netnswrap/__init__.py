@@ -68,6 +68,9 @@ veth_peer = _caller.veth_peer
 topology = _caller.topology
 batch = _caller.batch
 
+# Declarative labs: a topology file (or dict) planned, applied, destroyed; the host exported.
+from .lab import apply, destroy, export, plan  # noqa: E402
+
 # The methods of Netns that are also module-level functions on the caller's namespace.
 HANDLE_METHODS = tuple(name for name, value in list(globals().items())
                        if getattr(value, "__self__", None) is _caller)
@@ -91,5 +94,5 @@ __all__ = [
     "RouteExists", "RouteNotFound", "ContainerNotFound", "PermissionDenied", "DeviceCannotMove",
     "ProcessNotFound", "NotSupported", "ToolUnsupported", "InvalidArgument", "InvalidName",
     "InvalidAddress", "InvalidMTU", "UsageError", "ToolNotFound", "CommandTimeout", "ParseError",
-    "ReplayMismatch", "CassetteError", *HANDLE_METHODS,
+    "ReplayMismatch", "CassetteError", "plan", "apply", "destroy", "export", *HANDLE_METHODS,
 ]

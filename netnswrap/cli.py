@@ -38,6 +38,7 @@ examples:
   netnswrap netns add blue             ip netns add blue
   netnswrap netns exec blue ip -br a   ip netns exec blue ip -br a
   netnswrap record host.json           snapshot what topology reads into a cassette
+  netnswrap apply lab.yml --plan       what a topology file would change (apply: do it; destroy: undo)
   netnswrap --replay host.json topology
   netnswrap --dry-run netns add blue   print the command line, run nothing
 
@@ -145,6 +146,30 @@ def build_parser() -> argparse.ArgumentParser:
                      "  netnswrap record host.json\n  netnswrap --replay host.json topology\n")
     record.add_argument("file", metavar="FILE")
     record.set_defaults(func=cmd_record)
+
+    apply = command("apply", "converge the host to the topology FILE (YAML or JSON) in one batch, "
+                    "undone on failure; prints the command lines it ran",
+                    "  netnswrap apply lab.yml --plan       the exact command lines, by namespace; runs nothing\n"
+                    "  netnswrap apply lab.yml              make what is missing, fix what drifted\n"
+                    "  netnswrap export r h1 > lab.yml      a file that builds r and h1 again\n")
+    apply.add_argument("file", metavar="FILE", help="a topology file (.yml/.yaml, or .json)")
+    apply.add_argument("--plan", action="store_true",
+                       help="print the command lines apply would run (grouped by namespace), run nothing")
+    apply.set_defaults(func=cmd_apply)
+
+    destroy = command("destroy", "delete the namespaces the topology FILE declares (with all they "
+                      "hold), nothing else",
+                      "  netnswrap destroy lab.yml\n")
+    destroy.add_argument("file", metavar="FILE", help="a topology file (.yml/.yaml, or .json)")
+    destroy.set_defaults(func=cmd_destroy)
+
+    export = command("export", "the named namespaces NS (all when none is given) as a topology "
+                     "file that netnswrap apply builds again",
+                     "  netnswrap export                     every named namespace, as YAML\n"
+                     "  netnswrap export r h1 --json > lab.json\n")
+    export.add_argument("namespaces", metavar="NS", nargs="*", help="named namespaces (default: all)")
+    export.add_argument("--json", action="store_true", help="print JSON instead of YAML")
+    export.set_defaults(func=cmd_export)
 
     cleanup = command("cleanup", "undo what batches whose process was killed had done "
                       "(their records in /run/netnswrap), and nothing else",
@@ -366,6 +391,29 @@ def cmd_record(args, runner: Runner) -> str:
     else:
         recorder.save()
     return f"recorded {len(recorder.interactions)} commands (what topology reads) into {args.file}"
+
+
+def cmd_apply(args, runner: Runner) -> str:
+    from . import lab
+    if args.plan:
+        groups = lab.plan_groups(args.file)
+        if not groups:
+            return f"nothing to do: the host matches {args.file}"
+        return "\n".join(f"# {where}\n" + "\n".join(lines) for where, lines in groups)
+    ran = lab.apply(args.file)
+    return "\n".join(ran + [f"applied {args.file}: {len(ran)} changes"]) if ran else \
+        f"nothing to do: the host matches {args.file}"
+
+
+def cmd_destroy(args, runner: Runner) -> str:
+    from . import lab
+    ran = lab.destroy(args.file)
+    return "\n".join(ran) if ran else f"nothing to destroy: no namespace of {args.file} exists"
+
+
+def cmd_export(args, runner: Runner) -> str:
+    from . import lab
+    return lab.dump(lab.export(args.namespaces or None), as_json=args.json)
 
 
 def cmd_cleanup(args, runner: Runner) -> str:
