@@ -2,7 +2,9 @@
 
 A runner has one method, ``run(argv, *, input=None, timeout=None)``, and
 never raises for a non-zero exit status: it reports what happened, the API
-layer decides what that means (see :func:`Result.check`). The live runner,
+layer decides what that means (see :func:`Result.check`). Runners that can
+also start a program in the background and return at once implement
+``spawn(argv, *, env=None)``, which returns a :class:`~netnswrap.process.Process`. The live runner,
 :class:`~netnswrap.shrunner.ShRunner`, is the only code that imports ``sh``;
 :class:`DryRunRunner` runs nothing. The default runner is process-wide and
 set with :func:`use_runner`.

@@ -64,6 +64,8 @@ class ShRunner(Runner):
     for no limit) the whole group is killed and :class:`CommandTimeout` is
     raised; on Ctrl-C the group is killed before ``KeyboardInterrupt`` goes on.
     A missing program raises :class:`ToolNotFound` naming its package.
+    :meth:`spawn` starts a program in the background the same way and
+    returns its :class:`~netnswrap.process.Process` at once.
     """
 
     def __init__(self, timeout: Optional[float] = 60.0):
