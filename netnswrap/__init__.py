@@ -21,6 +21,10 @@ from .errors import (AddressExists, AddressNotFound, CassetteError, CommandError
                      ReplayMismatch, RouteExists, RouteNotFound, ToolNotFound, ToolUnsupported,
                      UsageError)
 from .handle import Netns
+# Declarative labs (a topology file planned, applied, destroyed; the host exported). Imported
+# before the module-level functions below: it loads the `topology` module, whose name the
+# function `topology` must then take back.
+from .lab import apply, destroy, export, plan
 from .defaults import get_runner, use_runner
 from .runners import DryRunRunner, Result, Runner
 
@@ -67,9 +71,6 @@ sysctl_set = _caller.sysctl_set
 veth_peer = _caller.veth_peer
 topology = _caller.topology
 batch = _caller.batch
-
-# Declarative labs: a topology file (or dict) planned, applied, destroyed; the host exported.
-from .lab import apply, destroy, export, plan  # noqa: E402
 
 # The methods of Netns that are also module-level functions on the caller's namespace.
 HANDLE_METHODS = tuple(name for name, value in list(globals().items())
