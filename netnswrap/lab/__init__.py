@@ -96,6 +96,9 @@ def dump(spec: dict, *, as_json: bool = False) -> str:
     from ruamel.yaml import YAML
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = None
+    # 'h1:eth0' and IPv6 addresses quoted: libyaml (the C loader) refuses a ':' in a flow list
+    yaml.representer.add_representer(str, lambda rep, text: rep.represent_scalar(
+        "tag:yaml.org,2002:str", text, style='"' if ":" in text else None))
     yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     out = io.StringIO()
     yaml.dump(spec, out)
