@@ -10,6 +10,7 @@ the program's process group when the block ends.
 from __future__ import annotations
 
 import queue
+import shlex
 import signal
 import threading
 import time
@@ -130,8 +131,7 @@ class Process:
         iterates; the last may lack one), until the program ends. Each line is
         handed out once, whoever iterates. Past ``timeout`` seconds (from this
         call; None: no limit) the group is killed and :class:`CommandTimeout`
-        raised. Lines come from the program's output, never from its
-        stdin, which is empty unless the runner was given one."""
+        raised. (A program whose stdout went to a file of the caller's yields none.)"""
         limit = check_timeout(timeout)
         deadline = None if limit is None else time.monotonic() + limit
         while True:
@@ -187,7 +187,7 @@ class Process:
     @property
     def command(self) -> str:
         """The command as a shell line."""
-        return Result(self.argv, 0).command
+        return shlex.join(self.argv)
 
     def __enter__(self) -> "Process":
         return self
