@@ -324,11 +324,11 @@ def classify(argv: Sequence[str], returncode: int, stdout: str = "", stderr: str
     if cls is CommandError and not message:
         message = (f"{inner_command(argv)[0] if _runs_a_program(argv) else argv[0]}"
                    f" failed with exit status {returncode}")
-    kwargs = dict(argv=argv, returncode=returncode, stdout=stdout, stderr=stderr)
     if cls is ToolNotFound:
-        error: NetnsWrapError = ToolNotFound(_missing_program(message), **kwargs)
+        error: NetnsWrapError = ToolNotFound(_missing_program(message), argv=argv, returncode=returncode,
+                                             stdout=stdout, stderr=stderr)
     else:
-        error = cls(message, **kwargs)
+        error = cls(message, argv=argv, returncode=returncode, stdout=stdout, stderr=stderr)
     error.batch_line = batch_line
     return error
 

@@ -10,7 +10,7 @@ handed back to the caller.  Keys and types are those of `ip -j -d -s`.
 from __future__ import annotations
 
 import re
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import ParseError
 from ._common import scalar, to_int
@@ -103,7 +103,7 @@ def _vlan_flags(tokens: List[str], i: int, data: Dict) -> int:
 
 
 def _generic(renames: Dict[str, str], keep: Tuple[str, ...] = (),
-             flags: Optional[Dict[str, Tuple[str, object]]] = None,
+             flags: Optional[Mapping[str, Tuple[str, object]]] = None,
              special: Optional[Dict[str, Callable]] = None) -> Callable:
     """Build a reader for `key value …` detail tokens.
 
