@@ -50,7 +50,7 @@ def snapshot(names) -> Dict[str, dict]:
     master, admin state and addresses; the veth pairs; the main table's
     routes. Left aside: ifindexes, MACs, link-local and automatic addresses."""
     names = set(names)
-    topology = nw.topology()
+    topology = steady_topology(names)
     out: Dict[str, dict] = {}
     for space in topology["namespaces"]:
         if space["name"] not in names:
@@ -72,6 +72,24 @@ def snapshot(names) -> Dict[str, dict]:
     pairs = sorted(sorted(f"{end['netns']}:{end['ifname']}" for end in pair) for pair in topology["veth_pairs"]
                    if all(pair) and all(end["netns"] in names for end in pair))
     return {"namespaces": out, "veths": pairs}
+
+
+def steady_topology(names, tries: int = 5) -> dict:
+    """``nw.topology()``, read again while it fails or leaves a veth of
+    ``names`` unpaired: other sessions on this host make and delete
+    namespaces and processes all the time, and then lsns may fail or the
+    nsid table that tells two look-alike veth peers apart may not be read
+    (the core's to harden; see the lab report)."""
+    for attempt in range(tries):
+        try:
+            topology = nw.topology()
+        except nw.NetnsWrapError:
+            if attempt == tries - 1:
+                raise
+            continue
+        if not any(None in pair and pair[0]["netns"] in names for pair in topology["veth_pairs"]):
+            break
+    return topology
 
 
 def renamed_snapshot(snap: dict, old: str, new: str) -> dict:

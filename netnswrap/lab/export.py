@@ -78,7 +78,7 @@ def export(handle, namespaces=None) -> dict:
         missing = [name for name in chosen if name not in named]
         if missing:
             raise NamespaceNotFound(f"no namespace named {', '.join(map(repr, missing))} to export")
-    veths, ends = _veths(topology["veth_pairs"], set(chosen))
+    veths, ends = _veths(_paired_again(topology["veth_pairs"], [named[name] for name in chosen]), set(chosen))
     forwarding = read_sysctls(handle, EXPORTED_SYSCTLS, chosen) if chosen else {}
     spec: dict = {"namespaces": {}}
     for name in chosen:
@@ -87,6 +87,29 @@ def export(handle, namespaces=None) -> dict:
     if veths:
         spec["links"] = veths
     return spec
+
+
+def _paired_again(pairs: List[list], spaces: List[dict]) -> List[list]:
+    """``pairs`` with the veths left unpaired between ``spaces`` paired where
+    exactly one other unpaired end points back (by ifindex, ``link_index``).
+    ``topology()`` leaves a veth unpaired when the nsid table that would
+    tell two look-alike candidates apart cannot be read — as happens while
+    other namespaces are made and deleted (``ip netns list`` inside then
+    fails on a half-deleted one)."""
+    alone = [pair[0] for pair in pairs if pair[1] is None and pair[0] is not None]
+    if not alone:
+        return pairs
+    where = {(space["name"], link["ifname"]): link for space in spaces for link in space["links"]}
+    ends = [end for end in alone if (end["netns"], end["ifname"]) in where]
+    matched = []
+    for end in ends:
+        link = where[(end["netns"], end["ifname"])]
+        found = [other for other in ends if other is not end and other["ifindex"] == link.get("link_index")
+                 and where[(other["netns"], other["ifname"])].get("link_index") == end["ifindex"]]
+        if len(found) == 1 and (found[0], end) not in matched:
+            matched.append((end, found[0]))
+    done = {id(end) for pair in matched for end in pair}
+    return [pair for pair in pairs if id(pair[0]) not in done] + [list(pair) for pair in matched]
 
 
 def _veths(pairs: List[list], chosen: set) -> Tuple[List[dict], Dict[str, Set[str]]]:
