@@ -10,11 +10,8 @@ raises the typed error of a failure and parses the output.
 from __future__ import annotations
 
 import re
-from typing import Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, Optional, Sequence
 
-from . import peers, topology as topology_view
-from .batching import Batch
-from .containers import FIELDS, find_container
 from .errors import InvalidArgument, LinkExists, NamespaceNotFound, NetnsWrapError
 from .ops import Write
 from .ops.addr import AddrReads, AddrWrites
@@ -25,12 +22,15 @@ from .ops.program import ProgramOps
 from .ops.neigh import NeighReads, NeighWrites
 from .ops.route import RouteReads, RouteWrites
 from .ops.sysctl import SysctlReads, SysctlWrites
-from .parsing import load_json_list, parse
-from .process import Process
 from .defaults import get_runner
 from .runners import IpTools, Result, Runner
 from .validate import check_flag, check_pid, check_runner
 from .where import CALLER, Argv, Where
+
+if TYPE_CHECKING:  # loaded by the calls that need them, not by `import netnswrap`
+    from .batching import Batch
+    from .peers import Peer
+    from .process import Process
 
 _IPROUTE2_VERSION = re.compile(r"iproute2-(?:(\d+)\.(\d+)|ss(\d{6}))")
 
@@ -81,6 +81,7 @@ class Netns(NetnsWrites, NetnsReads, LinkWrites, LinkReads, AddrWrites, AddrRead
         through the runner (recorded, replayed, dry-run like any command).
         Equivalent to: ``docker inspect --type container REF`` (see
         :func:`netnswrap.containers.find_container`), then ``nsenter -t PID -n …``"""
+        from .containers import FIELDS, find_container
         found = find_container(cls(runner=runner).runner.run, ref, engine)
         handle = cls.from_pid(found["pid"], runner=runner)
         handle.container = {key: found[key] for key in FIELDS}
@@ -167,7 +168,9 @@ class Netns(NetnsWrites, NetnsReads, LinkWrites, LinkReads, AddrWrites, AddrRead
 
     def read(self, json_argv: Argv, text_argv: Argv, parser) -> list:
         if self.tools()["json"]:
+            from .parsing import load_json_list
             return load_json_list(self.run(json_argv))
+        from .parsing import parse
         return parse(parser, self.run(text_argv).stdout)
 
     # --- changes ------------------------------------------------------------
@@ -194,29 +197,33 @@ class Netns(NetnsWrites, NetnsReads, LinkWrites, LinkReads, AddrWrites, AddrRead
     def _caller_pid(self) -> int:
         return self.runner.caller_pid()
 
-    def start(self, argv: Argv, *, env: Optional[Dict[str, str]] = None) -> Process:
+    def start(self, argv: Argv, *, env: Optional[Dict[str, str]] = None) -> "Process":
         known = self.runner.facts.ip
         placed = self.where.place(argv, not (known and known["busybox"]), as_program=True)
         return self.runner.spawn(placed, env=env)
 
     # --- peers, topology, batches ------------------------------------------
 
-    def veth_peer(self, dev: str, *, cross_check: bool = False) -> peers.Peer:
+    def veth_peer(self, dev: str, *, cross_check: bool = False) -> "Peer":
         """The other end of veth ``dev``: ``{"netns", "pid", "ifname", "ifindex"}``;
         ``cross_check`` also asks ethtool, which must agree.
         Equivalent to: ``ip -d -j link show dev DEV`` (``link_index``,
         ``link_netnsid``) [and ``ethtool -S DEV`` ``peer_ifindex``]."""
-        return peers.veth_peer(self, dev, check_flag(cross_check, "cross_check") or False)
+        from .peers import veth_peer
+        return veth_peer(self, dev, check_flag(cross_check, "cross_check") or False)
 
     def topology(self) -> dict:
         """Every namespace this one can see, with links, addresses, veth pairs
-        and bridges, as one JSON-ready dict. Equivalent to: ``ip -all netns exec
-        ip -d -j addr show`` plus ``lsns -J -t net``."""
-        return topology_view.topology(self)
+        and bridges, as one JSON-ready dict (namespaces it cannot enter marked
+        ``"readable": False``). Equivalent to: ``ip -n NS -d -j addr show`` for
+        each named namespace (one ``sh`` loop) plus ``lsns -J -t net``."""
+        from .topology import topology
+        return topology(self)
 
-    def batch(self) -> Batch:
+    def batch(self) -> "Batch":
         """Collect changes and run them at ``ip -batch`` speed when the block ends.
         Equivalent to: ``ip -batch FILE``"""
+        from .batching import Batch
         return Batch(self)
 
 

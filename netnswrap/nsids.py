@@ -136,7 +136,11 @@ def _lsns(handle: Handle, caller_pid: Optional[int] = None) -> Tuple[List[dict],
     """``lsns -J -t net`` in ``handle``'s namespace → ``[{"inode", "nsid", "pid",
     "nprocs", "command", "name"}]``; with ``caller_pid``, read with
     :func:`lsns_and_caller`, also the caller's inode (else None)."""
-    result = handle.run(LSNS if caller_pid is None else lsns_and_caller(caller_pid))
+    argv = LSNS if caller_pid is None else lsns_and_caller(caller_pid)
+    result = handle.run(argv, check=False)
+    if result.returncode == 1 and not result.stderr:  # lsns lost a race with a process ending
+        result = handle.run(argv, check=False)
+    result.check()
     text, caller = result.stdout, None
     if caller_pid is not None and text.strip():
         first, _, text = text.partition("\n")

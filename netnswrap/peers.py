@@ -79,13 +79,16 @@ def _caller_or_held(handle: Handle, table: NsidTable, link: dict,
     namespace names no named one: the caller's namespace (its link at
     ``index`` points back, and at H by the caller's own nsid for H) or one
     only a process holds (lsns run in H names it). One process: ``ip -d -j
-    -batch -`` of :data:`CALLER_VIEW`, in the caller's namespace."""
+    -force -batch -`` of :data:`CALLER_VIEW`, in the caller's namespace."""
     from .batching import _UNSAFE  # a name ip -batch would split or quote
     if _UNSAFE.search(handle.name):
         return table.place(link["link_netnsid"]), None
-    result = handle.at(CALLER).run(("ip", "-d", "-j", "-batch", "-"), input=CALLER_VIEW.format(name=handle.name))
+    # -force: lsns sometimes exits 1 without a word (a process ended while it
+    # read /proc); the other lines still run, and the usual way asks again.
+    result = handle.at(CALLER).run(("ip", "-force", "-d", "-j", "-batch", "-"),
+                                   input=CALLER_VIEW.format(name=handle.name), check=False)
     values = _json_values(result.stdout, result.command)
-    if len(values) != 3:  # a dry run, or a replay of another shape: ask the usual way
+    if len(values) != 3:  # that, a dry run, or a failure: ask the usual way
         return table.place(link["link_netnsid"]), None
     held, links, named = values
     own_nsid = next((entry.get("id") for entry in named if entry.get("name") == handle.name), None)
@@ -136,6 +139,8 @@ def peer_index(handle: Handle, dev: str, link: dict, cross_check: bool = False) 
     if None not in (from_ip, from_ethtool) and from_ip != from_ethtool:
         raise NetnsWrapError(f"{dev}: ip says the peer is ifindex {from_ip}, ethtool -S says "
                              f"{from_ethtool}; the pair changed while it was read")
+    if from_ip is None and from_ethtool is None and "link" not in link:  # busybox: ethtool knows no peer
+        raise InvalidArgument(f"{dev} is not a veth ({_what(link)}): it has no peer")
     return from_ethtool if from_ip is None else from_ip
 
 
