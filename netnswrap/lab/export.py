@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Set, Tuple
 
-from ..errors import NamespaceNotFound
+from ..errors import NamespaceNotFound, NetnsWrapError
 from ..validate import check_netns_name
 from .live import read_sysctls
 from .spec import MASTER_KINDS
@@ -37,6 +37,10 @@ INFO_DATA = {"macvlan": {"mode": "mode"}, "ipvlan": {"mode": "mode"}, "vlan": {"
              "bond": {"mode": "mode"}, "gre": {"local": "local", "remote": "remote"},
              "ipip": {"local": "local", "remote": "remote"}}
 LOWER = ("macvlan", "ipvlan", "vlan")  # kinds whose ``link=`` is ip's ``link``
+# Reads of topology() before giving up on one that shows a namespace without
+# links: `ip -all netns exec` (iproute2 6.1) prints a namespace's output
+# out of place, or not at all, when another namespace vanishes while it runs.
+READS = 3
 
 
 def link_spec(link: dict) -> Optional[dict]:
@@ -69,15 +73,21 @@ def export(handle, namespaces=None) -> dict:
     Equivalent to: what :func:`netnswrap.topology.topology` reads, and
     ``ip netns exec NS sysctl -e net.ipv4.ip_forward net.ipv6.conf.all.forwarding``
     for each (in one process, see :func:`netnswrap.lab.live.in_each`)."""
-    topology = handle.topology()
-    named = {space["name"]: space for space in topology["namespaces"] if space["name"] is not None}
-    if namespaces is None:
-        chosen = sorted(named)
-    else:
-        chosen = [check_netns_name(name) for name in ([namespaces] if isinstance(namespaces, str) else namespaces)]
+    wanted = None if namespaces is None else \
+        [check_netns_name(name) for name in ([namespaces] if isinstance(namespaces, str) else namespaces)]
+    for attempt in range(READS):
+        topology = handle.topology()
+        named = {space["name"]: space for space in topology["namespaces"] if space["name"] is not None}
+        chosen = sorted(named) if wanted is None else wanted
         missing = [name for name in chosen if name not in named]
         if missing:
             raise NamespaceNotFound(f"no namespace named {', '.join(map(repr, missing))} to export")
+        # Every namespace has lo: no links at all is a read that went wrong (see READS).
+        unread = [name for name in chosen if not named[name]["links"]]
+        if not unread:
+            break
+    else:
+        raise NetnsWrapError(f"topology() read no links in {', '.join(unread)} ({READS} times)")
     veths, ends = _veths(_paired_again(topology["veth_pairs"], [named[name] for name in chosen]), set(chosen))
     forwarding = read_sysctls(handle, EXPORTED_SYSCTLS, chosen) if chosen else {}
     spec: dict = {"namespaces": {}}
