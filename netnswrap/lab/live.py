@@ -1,11 +1,11 @@
 """What a lab's namespaces hold now, read with a few processes whatever their number.
 
-The lab's namespaces are read together, one process per kind of read: one
-for the links and their addresses, one for the routes (only when the file
-declares routes), one for the sysctls (only when it declares some), plus
-``ip -j netns list`` — not one process started per namespace. Each is a
-``sh`` loop running ``ip -n NS …`` for each of the lab's namespaces, which
-prints what ``ip -all netns exec`` prints (a ``netns: NAME`` header before
+The lab's namespaces are read together: ``ip -j netns list``, one process
+for the links with their addresses and the routes (the routes only when the
+file declares some), one for the sysctls (only when it declares some) — not
+one process started from Python per namespace. Each is a ``sh`` loop
+running ``ip -n NS …`` in each of the lab's namespaces (for the links and
+routes one ``ip -n NS -d -j -batch -`` of both reads), which prints what ``ip -all netns exec`` prints (a ``netns: NAME`` header before
 each one's output) without its two hazards: it reads only the lab's
 namespaces, not every one on the host, and a namespace deleted while it is
 read is an error line, where ``ip -all netns exec`` (iproute2 6.1) lets the
@@ -16,15 +16,15 @@ ten minutes.
 """
 from __future__ import annotations
 
+import json
+import shlex
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Set
+from typing import Dict, Iterable, List, Optional, Set
 
-from ..errors import NetnsWrapError
+from ..errors import NetnsWrapError, ParseError
 from ..ops.addr import list_ as addr_list
 from ..ops.route import list_ as route_list
-import shlex
-
-from ..topology import _HEADER, _split_all
+from ..topology import _HEADER
 from ..where import Argv
 from .spec import Lab
 
@@ -45,32 +45,69 @@ class State:
 def read(handle, lab: Lab) -> State:
     """The live state of ``lab``'s namespaces, seen from ``handle``'s runner.
 
-    Equivalent to: ``ip -j netns list; ip -all netns exec ip -d -j addr show``
-    and, when the lab declares them, ``ip -all netns exec ip -j route show
-    table all`` and ``ip -all netns exec sysctl -e KEY…``."""
+    Equivalent to: ``ip -j netns list``, then in each of the lab's namespaces
+    that exist ``ip -n NS -d -j -batch -`` of ``addr show`` (and ``route show
+    table all`` when the lab declares routes), all from one ``sh``, and
+    ``ip netns exec NS sysctl -e KEY…`` likewise when it declares sysctls."""
     names = {entry["name"] for entry in handle.netns_list()}
     state = State(namespaces={name for name in lab.namespaces if name in names})
     if not state.namespaces:
         return state
     wanted = sorted(state.namespaces)
-    links = _read_json(handle, addr_list(details=True), wanted)
-    state.links = {ns: {link["ifname"]: link for link in found} for ns, found in links.items()}
-    if any(lab.namespaces[ns].routes for ns in wanted):
-        state.routes = _read_json(handle, route_list(table="all"), wanted)
+    routes = any(lab.namespaces[ns].routes for ns in wanted)
+    shows = [addr_list(details=True)] + ([route_list(table="all")] if routes else [])
+    found = read_json(handle, shows, wanted)
+    state.links = {ns: {link["ifname"]: link for link in lists[0]} for ns, lists in found.items()}
+    if routes:
+        state.routes = {ns: lists[1] for ns, lists in found.items()}
     keys = tuple(sorted({key for ns in wanted for key in lab.namespaces[ns].sysctls}))
     if keys:
         state.sysctls = read_sysctls(handle, keys, wanted)
     return state
 
 
-def in_each(names: Iterable[str], argv: Argv) -> Argv:
+def in_each(names: Iterable[str], argv: Argv, stdin: Optional[str] = None) -> Argv:
     """One process running ``argv`` in each named namespace ``names``, each
     one's output after a ``\\nnetns: NAME\\n`` header (as ``ip -all netns exec``
     prints it): ``ip -n NS …`` for an ``ip`` command, ``ip netns exec NS …``
-    for another program.
+    for another program; ``stdin`` is piped into each (``ip -batch -``).
     Equivalent to: ``sh -c 'for ns; do printf "\\nnetns: %s\\n" "$ns"; ip -n "$ns" ARGV…; done' sh NAME…``"""
     run = f'ip -n "$ns" {shlex.join(argv[1:])}' if argv[0] == "ip" else f'ip netns exec "$ns" {shlex.join(argv)}'
-    return ("sh", "-c", f'for ns; do printf "\\nnetns: %s\\n" "$ns"; {run}; done', "sh", *names)
+    loop = f'for ns; do printf "\\nnetns: %s\\n" "$ns"; {run}; done'
+    if stdin is None:
+        return ("sh", "-c", loop, "sh", *names)
+    return ("sh", "-c", loop.replace(run, f'printf %s "$input" | {run}').replace("for ns;", 'input=$1; shift; for ns;'),
+            "sh", stdin, *names)
+
+
+def read_json(handle, shows: List[Argv], wanted: List[str]) -> Dict[str, List[list]]:
+    """``{namespace: [JSON list of each of shows]}`` for each of ``wanted``,
+    from one process: ``ip -n NS -d -j -batch -`` of the ``shows`` (``ip -j
+    … show`` commands, read with ``-d``) in each. A namespace whose output
+    is short (it vanished, ip failed) is an error."""
+    lines = "".join(" ".join(show[show.index("-j") + 1:]) + "\n" for show in shows)
+    result = handle.run(in_each(wanted, ("ip", "-d", "-j", "-batch", "-"), stdin=lines), check=False)
+    decoder = json.JSONDecoder()
+    found: Dict[str, List[list]] = {}
+    for ns, text in split_text(result.stdout, wanted).items():
+        lists: List[list] = []
+        at = 0
+        try:
+            while len(lists) < len(shows):
+                at = len(text) - len(text[at:].lstrip())
+                if at == len(text):
+                    break
+                value, at = decoder.raw_decode(text, at)
+                lists.append(value if isinstance(value, list) else [])
+        except ValueError as exc:
+            raise ParseError(f"ip -n {ns} -d -j -batch: bad JSON: {exc}", argv=result.argv) from None
+        found[ns] = lists
+    short = sorted(ns for ns in wanted if len(found.get(ns, [])) < len(shows))
+    if short:
+        raise NetnsWrapError(f"reading namespace {', '.join(short)} failed: {result.stderr.strip() or 'no output'}",
+                             argv=result.argv, returncode=result.returncode, stdout=result.stdout,
+                             stderr=result.stderr)
+    return found
 
 
 def read_sysctls(handle, keys: Argv, names: List[str]) -> Dict[str, Dict[str, str]]:
@@ -78,19 +115,6 @@ def read_sysctls(handle, keys: Argv, names: List[str]) -> Dict[str, Dict[str, st
     a namespace lacks is left out). Equivalent to: ``ip netns exec NS sysctl -e KEY…`` in each"""
     result = handle.run(in_each(names, ("sysctl", "-e") + keys), check=False)
     return {ns: sysctl_values(text) for ns, text in split_text(result.stdout, names).items()}
-
-
-def _read_json(handle, show: Argv, wanted: List[str]) -> Dict[str, list]:
-    """``show``'s JSON in each of the ``wanted`` namespaces, from one process
-    (one of them missing from the output is an error)."""
-    result = handle.run(in_each(wanted, show), check=False)
-    found = _split_all(result.stdout, wanted)
-    missing = sorted(set(wanted) - set(found))
-    if missing:
-        result.check()  # the error ip reported, if it reported one
-        raise NetnsWrapError(f"ip -all netns exec printed nothing for {', '.join(missing)}",
-                             argv=result.argv, stdout=result.stdout, stderr=result.stderr)
-    return {ns: found[ns] for ns in wanted}
 
 
 def split_text(text: str, names: Iterable[str]) -> Dict[str, str]:
