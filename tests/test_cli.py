@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -401,6 +402,45 @@ def test_netns_exec_interrupted_stops_the_program_and_exits_130(netns_factory):
 def test_netns_exec_refuses_a_bad_timeout_before_anything_runs(limit):
     line = one_error_line(netnswrap_cli("netns", "exec", "--timeout", limit, "blue", "true", path=""))
     assert "invalid timeout" in line
+
+
+@live
+def test_netns_exec_on_a_terminal_gives_it_to_the_program_and_ctrl_c_reaches_it(netns_factory):
+    """On a terminal the program is the foreground job: it reads the terminal
+    (a background job would be stopped by SIGTTIN) and Ctrl-C is its SIGINT."""
+    import pty
+    import select
+    space = netns_factory("nwed")
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: netnswrap on the terminal
+        os.execve(sys.executable, [sys.executable, "-m", "netnswrap", "netns", "exec", space.name, "cat"],
+                  environment())
+    seen = b""
+
+    def read_until(expected: bytes, seconds: float = 60) -> bool:
+        nonlocal seen
+        deadline = time.monotonic() + seconds
+        while expected not in seen and time.monotonic() < deadline:
+            if select.select([terminal], [], [], 0.1)[0]:
+                try:
+                    seen += os.read(terminal, 1024)
+                except OSError:
+                    break
+        return expected in seen
+
+    try:
+        os.write(terminal, b"hello\n")  # typed ahead: echoed at once, read by cat once it runs
+        assert read_until(b"hello\r\nhello\r\n"), seen
+        os.write(terminal, b"\x03")
+        _, status = os.waitpid(pid, 0)
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(terminal)
+    assert os.waitstatus_to_exitcode(status) == 130, seen
 
 
 def test_netns_exec_dry_run_prints_the_placed_command_line():
