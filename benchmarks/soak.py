@@ -60,17 +60,8 @@ def sample() -> dict:
         time.sleep(0.01)
     with open("/proc/self/status") as fh:
         status = dict(line.split(":", 1) for line in fh)
-    children = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    fields = fh.read().rsplit(") ", 1)[1].split()
-            except FileNotFoundError:
-                continue
-            children += int(fields[1]) == os.getpid()
     return {"fds": len(os.listdir("/proc/self/fd")), "threads": int(status["Threads"]),
-            "children": children, "rss_kib": int(status["VmRSS"].split()[0])}
+            "children": len(children_states()), "rss_kib": int(status["VmRSS"].split()[0])}
 
 
 def ip_json(*args: str) -> list:
@@ -173,9 +164,9 @@ def spawn_soak(spawns: int) -> dict:
     return {"spawns": spawns, "seconds": elapsed, "samples": samples, "left_processes": left}
 
 
-def zombies() -> int:
-    """Zombie children of this process (exited, never reaped)."""
-    count = 0
+def children_states() -> list:
+    """The state letter (R, S, Z…) of each child process of this one."""
+    states = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -183,8 +174,14 @@ def zombies() -> int:
                     fields = fh.read().rsplit(") ", 1)[1].split()
             except FileNotFoundError:
                 continue
-            count += fields[0] == "Z" and int(fields[1]) == os.getpid()
-    return count
+            if int(fields[1]) == os.getpid():
+                states.append(fields[0])
+    return states
+
+
+def zombies() -> int:
+    """Zombie children of this process (exited, never reaped)."""
+    return children_states().count("Z")
 
 
 def spawn_verdict(figures: dict) -> list:
