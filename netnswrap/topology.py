@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import shlex
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from .errors import NetnsWrapError, ParseError, ProcessNotFound, first_line
+from .errors import NamespaceNotFound, NetnsWrapError, ParseError, ProcessNotFound, first_line
 from .nsids import Handle, NsidTable, endpoint, members as read_members, place, reach
 from .ops.addr import list_ as addr_list
 from .ops.route import list_ as route_list
@@ -25,15 +25,18 @@ from .where import Argv
 _HEADER = "\nnetns: "  # what `ip -all netns exec` prints before each namespace's output
 
 
-def each_named(names: List[str], argv: Argv) -> Argv:
+def each_named(names: List[str], argv: Argv, lines: Sequence[str] = ()) -> Argv:
     """The ``ip`` command ``argv`` in each named namespace of ``names``, one
     after another in one process, each one's output after a ``\\nnetns:
     NAME\\n`` header as ``ip -all netns exec`` prints it — without its
     fault: a child that cannot enter a namespace goes on with the rest of
     the list (iproute2 6.1), so every namespace it cannot enter (not root,
-    one deleted meanwhile) doubles the processes after it.
-    Equivalent to: ``for n in NAMES; do echo "netns: $n"; ip -n "$n" ARGS…; done``"""
-    script = f'for n; do printf "\\nnetns: %s\\n" "$n"; ip -n "$n" {shlex.join(argv[1:])}; done; true'
+    one deleted meanwhile) doubles the processes after it. ``lines`` are
+    each ``ip``'s standard input (the lines of an ``ip -batch -``).
+    Equivalent to: ``for n in NAMES; do echo "netns: $n"; ip -n "$n" ARGS… [<<EOF LINES EOF]; done``"""
+    feed = "".join(f"{line}\n" for line in lines)
+    feed = f" <<'EOF'\n{feed}EOF\n" if lines else "; "
+    script = f'for n; do printf "\\nnetns: %s\\n" "$n"; ip -n "$n" {shlex.join(argv[1:])}{feed}done; true'
     return ("sh", "-c", script, "sh", *names)
 
 
@@ -69,9 +72,11 @@ def topology(handle: Handle) -> dict:
 
     Equivalent to: ``ip -j netns list; lsns -J -t net; stat -L -c "%n %i"
     /proc/[0-9]*/ns/net; ip -d -j addr show; ip -all netns exec ip -d -j addr
-    show; ip -all netns exec ip -j route show table all`` and ``nsenter -t PID
-    -n ip -d -j addr show`` (and ``… ip -j route show table all``) for each
-    namespace only processes hold.
+    show``, ``ip -j route show table all``; for the named namespaces one
+    process: ``for n in NAMES; do ip -n "$n" -d -j -batch - <<EOF (addr show,
+    route show table all) EOF; done``; and ``nsenter -t PID -n ip -d -j addr
+    show`` and ``… ip -j route show table all`` for each namespace only
+    processes hold.
     """
     table = NsidTable(handle)
     caller, members, hidden = read_members(handle)
@@ -81,7 +86,6 @@ def topology(handle: Handle) -> dict:
     spaces = _spaces(table, handle, here, caller, members)
     _read_links(handle, spaces)
     table = _renumbered(table, handle, spaces)
-    _read_routes(handle, spaces)
     return {"namespaces": spaces, "veth_pairs": _pairs(spaces, table, handle),
             "bridges": _bridges(spaces), "hidden_processes": hidden}
 
@@ -152,7 +156,7 @@ def _mate_of(space: dict, link: dict, across: Dict[int, List[Tuple[dict, dict]]]
         return candidates[0] if candidates else None
     try:
         name, row = table_of(space).target(link["link_netnsid"])
-    except NetnsWrapError:  # out of reach, its process just ended, a name it cannot take: unpaired
+    except (NamespaceNotFound, ProcessNotFound):  # out of reach, or its process just ended
         return None
     return next(((other, end) for other, end in candidates
                  if (other["name"] == name if name is not None else other["inode"] == row["inode"])), None)
@@ -185,30 +189,34 @@ def _space(name: Optional[str], nsid: Optional[int]) -> dict:
             "current": False, "caller": False, "readable": True, "error": None, "links": [], "routes": []}
 
 
+# A named namespace is read by one `ip -d -j -batch -` that prints its links
+# with their addresses, then its routes (of every table: the one listing of
+# both families): the routes cost no process of their own. -d applies to both
+# lines; _main_table drops the keys it adds to routes.
+NAMED_READ = ("ip", "-d", "-j", "-batch", "-")
+NAMED_LINES = ("addr show", "route show table all")
+# What `ip -d -j route` prints and `ip -j route` leaves out: values that are the defaults.
+_ROUTE_DETAILS = {"type": "unicast", "table": "main", "protocol": "boot", "scope": "global"}
+
+
+def _main_table(routes: list) -> list:
+    """The routes of the main table, as ``ip -j route show`` prints them."""
+    return [{key: value for key, value in route.items() if _ROUTE_DETAILS.get(key) != value}
+            for route in routes if route.get("table", "main") == "main"]
+
+
 def _read_links(handle: Handle, spaces: List[dict]) -> None:
-    """Fill each namespace's ``links`` (see :func:`_read_each`)."""
-    _read_each(handle, spaces, addr_list(details=True), "links")
-
-
-def _read_routes(handle: Handle, spaces: List[dict]) -> None:
-    """Fill each namespace's ``routes`` with its main table, IPv4 and IPv6
-    (``table all`` is the one listing of both families; the other tables'
-    routes are left out)."""
-    _read_each(handle, spaces, route_list(table="all"), "routes",
-               lambda routes: [route for route in routes if route.get("table", "main") == "main"])
-
-
-def _read_each(handle: Handle, spaces: List[dict], show: Argv, key: str, keep=list) -> None:
-    """Set each namespace's ``key`` to ``keep`` of what the ``ip`` command
-    ``show`` prints there: every named one through a single process
-    (:func:`each_named`), the others one ``ip`` each. A namespace that
-    vanished while it was read is left out; one that could not be entered
-    (not root, a broken ``/run/netns`` entry) is marked ``"readable": False``
-    with the ``error`` saying why."""
+    """Fill each namespace's ``links`` (``ip -d -j addr show``) and ``routes``
+    (its main table, IPv4 and IPv6): every named one through a single process
+    (:func:`each_named` of :data:`NAMED_READ`), the others two ``ip`` each. A
+    namespace that vanished while it was read is left out; one that could not
+    be entered (not root, a broken ``/run/netns`` entry) is marked
+    ``"readable": False`` with the ``error`` saying why."""
     named = {space["name"]: space for space in spaces if space["name"] is not None and space["readable"]}
+    show = NAMED_READ
     if named:
-        result = handle.run(each_named(list(named), show))
-        found = _split_all(result.stdout, named)
+        result = handle.run(each_named(list(named), show, NAMED_LINES))
+        found = _split_all(result.stdout, named, arrays=len(NAMED_LINES))
         for name, why in _refused(result.stderr, named).items():
             if why.endswith("No such file or directory"):  # deleted since it was listed
                 spaces.remove(named.pop(name))
@@ -216,12 +224,15 @@ def _read_each(handle: Handle, spaces: List[dict], show: Argv, key: str, keep=li
                 named[name].update(readable=False, error=why)
         for name, space in named.items():
             if name in found:
-                space[key] = keep(found[name])
+                links, routes = (found[name] + [[]])[:2]
+                space.update(links=links, routes=_main_table(routes))
             elif space["readable"]:
                 space.update(readable=False, error=f"{shlex.join(show)} printed nothing there")
     for space in [s for s in spaces if s["name"] is None]:
+        here = handle if space["current"] else reach(place(space), handle)
         try:
-            space[key] = keep(load_json_list((handle if space["current"] else reach(place(space), handle)).run(show)))
+            space["links"] = load_json_list(here.run(addr_list(details=True)))
+            space["routes"] = _main_table(load_json_list(here.run(route_list(table="all"))))
         except ProcessNotFound:
             spaces.remove(space)
         except NetnsWrapError as exc:
@@ -251,12 +262,14 @@ def _why(name: Optional[str], said: str) -> str:
     return said
 
 
-def _split_all(text: str, names) -> Dict[str, list]:
+def _split_all(text: str, names, arrays: int = 1) -> Dict[str, list]:
     """``ip -all netns exec … -j …`` output → ``{name: parsed JSON}``.
 
     Each namespace's output follows ``\\nnetns: NAME\\n``; names are matched
     against the known ones (longest first), so even a name with a newline is
-    read right. A namespace whose command printed nothing is left out.
+    read right. A namespace whose command printed nothing is left out. With
+    ``arrays`` > 1 each namespace's command printed up to that many JSON
+    arrays one after another (``ip -j -batch``): its value is the list of them.
     """
     decoder = json.JSONDecoder()
     known = sorted(names, key=len, reverse=True)
@@ -267,7 +280,14 @@ def _split_all(text: str, names) -> Dict[str, list]:
         name = next((n for n in known if text.startswith(n + "\n", at)), None)
         if name is not None and text.startswith("[", at + len(name) + 1):
             try:
-                found[name], at = decoder.raw_decode(text, at + len(name) + 1)
+                values, start = [], at + len(name) + 1
+                while True:  # `ip -j -batch` prints each line's array on a line of its own
+                    value, at = decoder.raw_decode(text, start)
+                    values.append(value)
+                    if len(values) == arrays or not text.startswith("\n[", at):
+                        break
+                    start = at + 1
+                found[name] = values[0] if arrays == 1 else values
             except ValueError as exc:
                 raise ParseError(f"ip -all netns exec: bad JSON for netns {name!r}: {exc}") from None
         at = text.find(_HEADER, at)

@@ -19,7 +19,7 @@ import netnswrap as nw
 from netnswrap.nsids import MEMBERS, lsns_and_caller as lsns_and_caller_argv
 from netnswrap import render
 from netnswrap.runners import Result, Runner
-from netnswrap.topology import _split_all, each_named
+from netnswrap.topology import NAMED_LINES, NAMED_READ, _split_all, each_named
 
 CASSETTE = Path(__file__).parent.parent / "fixtures" / "cassettes" / "topology-docker-host.json"
 RECORDED = Path(__file__).parent.parent / "fixtures" / "reference" / "recorded"
@@ -136,13 +136,25 @@ def lsns(*rows):
                             "netnsid": nsid, "nsfs": None, "command": "sleep 600"} for ns, pid, nsid in rows]}
 
 
-# h1's routes as `ip -j route show table all` prints them: main table (IPv4, IPv6), local, table 100
+# h1's routes as `ip -d -j route show table all` prints them: main table (IPv4, IPv6), table 100, local
 H1_ROUTES = [
-    {"dst": "default", "gateway": "10.0.0.254", "dev": "va", "flags": []},
-    {"dst": "10.0.0.0/24", "dev": "va", "protocol": "kernel", "scope": "link", "prefsrc": "10.0.0.1", "flags": []},
-    {"dst": "10.5.0.0/16", "gateway": "10.0.0.9", "dev": "va", "table": "100", "flags": []},
+    {"type": "unicast", "dst": "default", "gateway": "10.0.0.254", "dev": "va", "table": "main",
+     "protocol": "boot", "scope": "global", "flags": []},
+    {"type": "unicast", "dst": "10.0.0.0/24", "dev": "va", "table": "main", "protocol": "kernel",
+     "scope": "link", "prefsrc": "10.0.0.1", "flags": []},
+    {"type": "unicast", "dst": "10.5.0.0/16", "gateway": "10.0.0.9", "dev": "va", "table": "100",
+     "protocol": "boot", "scope": "global", "flags": []},
     {"type": "local", "dst": "10.0.0.1", "dev": "va", "table": "local", "protocol": "kernel",
      "scope": "host", "prefsrc": "10.0.0.1", "flags": []},
+    {"type": "unicast", "dst": "fe80::/64", "dev": "va", "table": "main", "protocol": "kernel",
+     "scope": "global", "metric": 256, "flags": [], "pref": "medium"},
+    {"type": "unicast", "dst": "2001:db8::/64", "gateway": "fe80::1", "dev": "va", "table": "main",
+     "protocol": "boot", "scope": "global", "metric": 1024, "flags": [], "pref": "medium"},
+]
+# The same main-table routes as `ip -j route show` prints them (without -d's defaults)
+H1_MAIN = [
+    {"dst": "default", "gateway": "10.0.0.254", "dev": "va", "flags": []},
+    {"dst": "10.0.0.0/24", "dev": "va", "protocol": "kernel", "scope": "link", "prefsrc": "10.0.0.1", "flags": []},
     {"dst": "fe80::/64", "dev": "va", "protocol": "kernel", "metric": 256, "flags": [], "pref": "medium"},
     {"dst": "2001:db8::/64", "gateway": "fe80::1", "dev": "va", "metric": 1024, "flags": [], "pref": "medium"},
 ]
@@ -159,7 +171,7 @@ def lsns_and_caller(prefix: str) -> str:
 
 
 def caller_view(h1_lsns: dict) -> str:
-    """What ``ip -force -d -j -batch -`` of :data:`netnswrap.peers.CALLER_VIEW` for h1
+    """What ``ip -d -j -batch -`` of :data:`netnswrap.peers.CALLER_VIEW` for h1
     prints: lsns run in h1, the caller's links, the caller's nsids of h1 and h2."""
     return "\n".join(json.dumps(value) for value in (h1_lsns, [LO], [{"name": "h1"}, {"name": "h2"}])) + "\n"
 
@@ -173,12 +185,10 @@ def two_hosts():
         shlex.join(MEMBERS):  # the reading shell is PID 99, in the caller's namespace
             "99\n/proc/1/ns/net 100\n/proc/11/ns/net 201\n/proc/12/ns/net 202\n/proc/99/ns/net 100\n",
         "lsns -J -t net": lsns((100, 1, "unassigned"), (201, 11, "unassigned"), (202, 12, "unassigned")),
-        shlex.join(each_named(["h1", "h2"], ("ip", "-d", "-j", "addr", "show"))):
-            "\nnetns: h1\n" + json.dumps([LO, veth(3, "va", 2, 0)]) +
-            "\n\nnetns: h2\n" + json.dumps([LO, veth(3, "vb", 2, 0)]) + "\n",
+        shlex.join(each_named(["h1", "h2"], NAMED_READ, NAMED_LINES)):  # links, then routes
+            "\nnetns: h1\n" + json.dumps([LO, veth(3, "va", 2, 0)]) + "\n" + json.dumps(H1_ROUTES) +
+            "\n\nnetns: h2\n" + json.dumps([LO, veth(3, "vb", 2, 0)]) + "\n[]\n",
         "ip -d -j addr show": [LO],
-        shlex.join(each_named(["h1", "h2"], ("ip", "-j", "route", "show", "table", "all"))):
-            "\nnetns: h1\n" + json.dumps(H1_ROUTES) + "\n\nnetns: h2\n[]\n",
         "ip -j route show table all": [],
         "nsenter -t 11 -n ip -j route show table all": [],
         "nsenter -t 12 -n ip -j route show table all": [],
@@ -186,7 +196,7 @@ def two_hosts():
         "nsenter -t 12 -n ip -d -j addr show": [LO, veth(2, "eth0", 3, 0)],
         "ip -n h1 -j netns list": [{"name": "h1"}, {"name": "h2"}],
         "ip netns exec h1 lsns -J -t net": lsns((100, 1, "unassigned"), (201, 11, "0"), (202, 12, "1")),
-        "ip -force -d -j -batch -": caller_view(lsns((100, 1, "unassigned"), (201, 11, "0"), (202, 12, "1"))),
+        "ip -d -j -batch -": caller_view(lsns((100, 1, "unassigned"), (201, 11, "0"), (202, 12, "1"))),
         "ip -n h2 -j netns list": [{"name": "h1"}, {"name": "h2"}],
         "ip netns exec h2 lsns -J -t net": lsns((100, 1, "unassigned"), (201, 11, "1"), (202, 12, "0")),
         "ip -n h1 -d -j link show dev va": [veth(3, "va", 2, 0)],
@@ -207,9 +217,11 @@ def test_each_namespace_carries_its_main_table_of_both_families_and_the_tree_pri
     runner = Fake(two_hosts())
     topology = nw.Netns(runner=runner).topology()
     h1, h2 = (next(s for s in topology["namespaces"] if s["name"] == name) for name in ("h1", "h2"))
-    assert h1["routes"] == [H1_ROUTES[0], H1_ROUTES[1], H1_ROUTES[4], H1_ROUTES[5]]
+    assert h1["routes"] == H1_MAIN
     assert h2["routes"] == [] and all("routes" in space for space in topology["namespaces"])
-    assert sum("route show" in line for line in runner.ran) == 4  # named ones at once, then one each
+    assert [s["links"][-1]["ifname"] for s in (h1, h2)] == ["va", "vb"]  # from the same read
+    # the named ones in the one process that reads their links, then one each
+    assert sum("route show" in line for line in runner.ran) == 4 and len(runner.ran) == len(set(runner.ran))
     block = render.tree(topology).split("netns h1\n")[1].split("\n\n")[0].splitlines()
     routes = [line for line in block if "route " in line]
     assert routes == ["  ├─ route default via 10.0.0.254 dev va",
@@ -275,7 +287,7 @@ def test_veth_peer_of_a_device_that_is_no_veth():
 
 
 def test_veth_peer_whose_nsid_names_no_reachable_namespace():
-    answers = without(two_hosts(), "ip -force -d -j -batch -", caller_view(lsns((100, 1, "unassigned"))))
+    answers = without(two_hosts(), "ip -d -j -batch -", caller_view(lsns((100, 1, "unassigned"))))
     with pytest.raises(nw.NamespaceNotFound, match="nsid 0 of netns h1 names a namespace with neither"):
         nw.Netns("h1", runner=Fake(answers)).veth_peer("va")
 
@@ -318,6 +330,12 @@ def test_split_all_reads_names_with_newlines_and_skips_silent_namespaces():
 
 def test_split_all_ignores_namespaces_it_was_not_asked_about():
     assert _split_all("\nnetns: new\n[1]\n\nnetns: a\n[2]\n", ["a"]) == {"a": [2]}
+
+
+def test_split_all_reads_several_arrays_of_a_batch_per_namespace():
+    text = "\nnetns: a\n[1]\n[2]\n\nnetns: b\n[3]\n\nnetns: c\n"
+    assert _split_all(text, ["a", "b", "c"], arrays=2) == {"a": [[1], [2]], "b": [[3]]}
+    assert _split_all(text, ["a", "b", "c"]) == {"a": [1], "b": [3]}
 
 
 def test_split_all_bad_json_is_a_parse_error():
