@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -198,10 +199,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         if isinstance(answer, str) and answer and not args.dry_run:  # a dry run's answers are empty
             # Line by line: a single write larger than the buffer, cut short by a
             # closed pipe, ends without an error here (CPython 3.11), small ones fail.
-            sys.stdout.writelines(answer.splitlines(keepends=True))
-            if not answer.endswith("\n"):
-                sys.stdout.write("\n")
-        sys.stdout.flush()  # a full disk or a closed pipe shows here, not in the interpreter's exit
+            _stdout().writelines(answer.splitlines(keepends=True) + ([] if answer.endswith("\n") else ["\n"]))
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a full disk or a closed pipe shows here, not in the interpreter's exit
         return answer if isinstance(answer, int) else 0
     except (InvalidArgument, CassetteError) as exc:  # wrong whatever the answers: also in a dry run
         return _fail(exc)
@@ -225,12 +225,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
 
 
+def _stdout():
+    """sys.stdout, or OSError if netnswrap was started with it closed (``>&-``)."""
+    if sys.stdout is None:
+        raise OSError(errno.EBADF, "stdout is closed")
+    return sys.stdout
+
+
 def _discard_output() -> None:
     """Point stdout at /dev/null, so that the interpreter's own flush at exit
     neither fails again nor prints a traceback."""
     try:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError):  # no stdout at all
+    except (AttributeError, OSError, ValueError):  # no stdout at all
         pass
 
 
@@ -338,16 +345,17 @@ class Terminal(Runner):
         streams = {name: _with_fd(stream) for name, stream in
                    (("stdin", sys.stdin), ("stdout", sys.stdout), ("stderr", sys.stderr))}
         for stream in (sys.stdout, sys.stderr):
-            stream.flush()
+            if stream is not None:
+                stream.flush()
         with self.inner.spawn(argv, **streams) as process, _foreground(process, streams["stdin"]):
             try:
                 result = process.wait(timeout)
             except KeyboardInterrupt:
                 process.terminate(signum=signal.SIGINT)
                 raise
-        if streams["stdout"] is None:
-            sys.stdout.write(result.stdout)
-        if streams["stderr"] is None:
+        if streams["stdout"] is None and result.stdout:
+            _stdout().write(result.stdout)
+        if streams["stderr"] is None and sys.stderr is not None:
             sys.stderr.write(result.stderr)
         return result
 

@@ -206,6 +206,14 @@ def test_output_to_a_full_device_is_one_error_line(tmp_path):
     assert done.stderr == "netnswrap: error: cannot write the output: No space left on device\n"
 
 
+def test_output_to_a_closed_stdout_is_one_error_line(tmp_path):
+    cassette = many_namespaces(tmp_path, 3)
+    done = subprocess.run([sys.executable, "-m", "netnswrap", "--replay", str(cassette), "netns", "list"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environment(""),
+                          timeout=120, preexec_fn=lambda: os.close(1))
+    assert (done.returncode, done.stderr) == (1, "netnswrap: error: cannot write the output: stdout is closed\n")
+
+
 def test_output_closed_before_anything_is_written_exits_141_quietly(tmp_path):
     read, write = os.pipe()
     os.close(read)
