@@ -171,7 +171,7 @@ def lsns_and_caller(prefix: str) -> str:
 
 
 def caller_view(h1_lsns: dict) -> str:
-    """What ``ip -d -j -batch -`` of :data:`netnswrap.peers.CALLER_VIEW` for h1
+    """What ``ip -force -d -j -batch -`` of :data:`netnswrap.peers.CALLER_VIEW` for h1
     prints: lsns run in h1, the caller's links, the caller's nsids of h1 and h2."""
     return "\n".join(json.dumps(value) for value in (h1_lsns, [LO], [{"name": "h1"}, {"name": "h2"}])) + "\n"
 
@@ -196,7 +196,7 @@ def two_hosts():
         "nsenter -t 12 -n ip -d -j addr show": [LO, veth(2, "eth0", 3, 0)],
         "ip -n h1 -j netns list": [{"name": "h1"}, {"name": "h2"}],
         "ip netns exec h1 lsns -J -t net": lsns((100, 1, "unassigned"), (201, 11, "0"), (202, 12, "1")),
-        "ip -d -j -batch -": caller_view(lsns((100, 1, "unassigned"), (201, 11, "0"), (202, 12, "1"))),
+        "ip -force -d -j -batch -": caller_view(lsns((100, 1, "unassigned"), (201, 11, "0"), (202, 12, "1"))),
         "ip -n h2 -j netns list": [{"name": "h1"}, {"name": "h2"}],
         "ip netns exec h2 lsns -J -t net": lsns((100, 1, "unassigned"), (201, 11, "1"), (202, 12, "0")),
         "ip -n h1 -d -j link show dev va": [veth(3, "va", 2, 0)],
@@ -287,7 +287,7 @@ def test_veth_peer_of_a_device_that_is_no_veth():
 
 
 def test_veth_peer_whose_nsid_names_no_reachable_namespace():
-    answers = without(two_hosts(), "ip -d -j -batch -", caller_view(lsns((100, 1, "unassigned"))))
+    answers = without(two_hosts(), "ip -force -d -j -batch -", caller_view(lsns((100, 1, "unassigned"))))
     with pytest.raises(nw.NamespaceNotFound, match="nsid 0 of netns h1 names a namespace with neither"):
         nw.Netns("h1", runner=Fake(answers)).veth_peer("va")
 
