@@ -14,7 +14,7 @@ import json
 import shlex
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .errors import NamespaceNotFound, NetnsWrapError, ParseError, ProcessNotFound, first_line
+from .errors import NetnsWrapError, ParseError, ProcessNotFound, first_line
 from .nsids import Handle, NsidTable, endpoint, members as read_members, place, reach
 from .ops.addr import list_ as addr_list
 from .ops.route import list_ as route_list
@@ -156,7 +156,7 @@ def _mate_of(space: dict, link: dict, across: Dict[int, List[Tuple[dict, dict]]]
         return candidates[0] if candidates else None
     try:
         name, row = table_of(space).target(link["link_netnsid"])
-    except (NamespaceNotFound, ProcessNotFound):  # out of reach, or its process just ended
+    except NetnsWrapError:  # out of reach, its process just ended, a name it cannot take: unpaired
         return None
     return next(((other, end) for other, end in candidates
                  if (other["name"] == name if name is not None else other["inode"] == row["inode"])), None)
