@@ -171,3 +171,32 @@ def test_cli_plan_apply_export_destroy(prefix, tmp_path, capsys):
     assert "br0: {kind: bridge}" in capsys.readouterr().out
     assert main(["destroy", str(path)]) == 0
     assert capsys.readouterr().out == f"ip netns del {p}r\nip netns del {p}h1\n" and ours(p) == []
+
+
+def test_a_changed_route_is_replaced_and_a_stray_veth_made_again(prefix):
+    p = prefix()
+    lab = small_lab(p)
+    r, h = p + "r", p + "h1"
+    nw.apply(lab)
+    ip("-n", h, "route", "replace", "10.50.0.0/16", "via", "10.76.1.5", "metric", "7")
+    assert nw.plan(lab) == [f"ip -n {h} route replace 10.50.0.0/16 via 10.76.1.1 metric 7"]
+    nw.apply(lab)
+    assert kernel.ip_json(h, "route", "show", "10.50.0.0/16")[0]["gateway"] == "10.76.1.1"
+    # eth1 a veth again, but paired with x0 beside it: deleted (x0 with it) and made as declared
+    ip("-n", r, "link", "del", "eth1")
+    ip("-n", r, "link", "add", "eth1", "type", "veth", "peer", "name", "x0")
+    fix = nw.plan(lab)
+    assert fix[:2] == [f"ip -n {r} link del eth1", f"ip -n {r} link add eth1 type veth peer name eth0 netns {h}"]
+    nw.apply(lab)
+    assert nw.plan(lab) == [] and not kernel.has_link(r, "x0")
+
+
+def test_a_sysctl_set_back_by_hand_is_set_again(prefix):
+    p = prefix()
+    spec = prefixed(EXAMPLES / "docker-host.yml", p)
+    nw.apply(spec)
+    host = p + "dk-host"
+    subprocess.run(["ip", "netns", "exec", host, "sysctl", "-q", "-w", "net.ipv4.ip_forward=0"], check=True)
+    assert nw.plan(spec) == [f"ip netns exec {host} sysctl -q -w net.ipv4.ip_forward=1"]
+    nw.apply(spec)
+    assert nw.Netns(host).sysctl_get("net.ipv4.ip_forward") == "1" and nw.plan(spec) == []
