@@ -74,6 +74,7 @@ from .ops.neigh import NeighWrites
 from .ops.route import RouteWrites
 from .ops.sysctl import SysctlWrites
 from .runners import SCRATCH_ROOT, Result, Runner
+from .validate import check_netns_name
 from .where import CALLER, Argv, Where
 
 MARKER = "link show dev lo"
@@ -118,7 +119,7 @@ class BatchNetns(NetnsWrites, LinkWrites, AddrWrites, RouteWrites, NeighWrites, 
         where = where_of(name)
         if where.name is None:
             raise InvalidArgument(f"a batch scope needs a named namespace, not {name!r}")
-        _check_line((where.name,))
+        _check_line((check_netns_name(where.name),))  # a name ip reads in a batch line, typed by the user
         return BatchNetns(self._batch, where)
 
     def _apply(self, write: Write) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
 from .errors import InvalidArgument
-from .validate import check_netns_name, check_pid
+from .validate import check_netns_ref, check_pid
 
 Argv = Tuple[str, ...]
 _NUMBER = re.compile(r"^\+?(0[xX][0-9a-fA-F]+|[0-9]+)$")
@@ -35,7 +35,7 @@ class Where:
         if self.name is not None and self.pid is not None:
             raise InvalidArgument("a namespace is given by a name or a pid, not both")
         if self.name is not None:
-            check_netns_name(self.name)
+            check_netns_ref(self.name)  # it may be one other tools made: names typed for new ones are checked where they are made
         if self.pid is not None:
             check_pid(self.pid)
 

@@ -40,7 +40,10 @@ HOSTILE = {
     "ifname": BAD_IFNAME,
     "new_ifname": BAD_NEW_IFNAME,
     "netns": BAD_NETNS,
-    "netns_ref": BAD_NAME + ["x" * 256, "é" * 128, 0, -1, 3.5, True, b"x", 2 ** 70, object()],
+    # An existing namespace may bear any name other tools gave it: only what no
+    # file under /run/netns can be called is refused.
+    "netns_ref": ["", ".", "..", "a/b", "/", "a\x00b", "x" * 256, "é" * 128, 0, -1, 3.5, True, b"x",
+                  2 ** 70, object()],
     "pid": [0, -1, 2 ** 70, 1.0, "1503", "1503; reboot", True, None, b"1", [1503]],
     "cidr": ["10.1.1.1", "10.1.1.256/24", "10.1.1.1/33", "::1/129", "-n", "10.1.1.1/24; reboot",
              "10.1.1.1/24\n", "10.1.1.1/24 dev lo", "$(id)/24", "", None, 1, b"10.1.1.1/24"],
@@ -82,8 +85,14 @@ PARAMETER_KINDS = {"dev": "ifname", "peer": "new_ifname", "master": "ifname", "p
 SHELLISH_KINDS = ("ifname", "new_ifname", "netns", "netns_ref")
 
 
+# Methods whose ``name`` is an existing namespace (any name other tools gave it).
+EXISTING_NETNS = ("netns_del", "netns_exists", "netns_pids")
+
+
 def kind_of(method: str, parameter: str) -> str:
     kind = PARAMETER_KINDS[parameter]
+    if kind is None and method in EXISTING_NETNS:
+        return "netns_ref"
     return kind or ("netns" if method.startswith("netns_") else "new_ifname")
 
 
@@ -200,7 +209,7 @@ def test_no_method_is_left_out():
 # --- handle constructors -------------------------------------------------------
 
 @pytest.mark.parametrize("make, values", [
-    (lambda v: nw.Netns(v), [x for x in BAD_NETNS if x is not None]),
+    (lambda v: nw.Netns(v), [x for x in HOSTILE["netns_ref"] if x is not None]),
     (lambda v: nw.Netns(pid=v), [x for x in HOSTILE["pid"] if x is not None]),
     (lambda v: nw.Netns.from_pid(v), HOSTILE["pid"]),
     (lambda v: nw.Netns(runner=v), ["ip", 1, object(), print]),
@@ -255,13 +264,14 @@ def test_batch_scope_refuses_hostile_namespace_names(value, no_process):
 # --- the command line -------------------------------------------------------------
 
 CLI_CASES = (
-    [("netns", action, "--", value) for action in ("add", "del") for value in BAD_NAME + ["x" * 256]]
+    [("netns", "add", "--", value) for value in BAD_NAME + ["x" * 256]]
+    + [("netns", "del", "--", value) for value in ["", ".", "..", "a/b", "/", "x" * 256]]
     + [("peer", "--", value) for value in BAD_NAME + ["x" * 128]]
-    + [("peer", "eth0", "--netns", value) for value in ["a/b", "a\nb", "", "..", "x" * 256]]
+    + [("peer", "eth0", "--netns", value) for value in ["a/b", "", "..", "x" * 256]]
     + [("peer", "eth0", "--pid", value) for value in ["0", "-1", "99999999999", "0x10", "1e3", "$(id)"]]
-    + [("netns", "exec", "--", value, "true") for value in ["a/b", "a\nb", "", "-n"]]
+    + [("netns", "exec", "--", value, "true") for value in ["a/b", "", "..", "x" * 256]]
     + [("netns", "exec", "nwh", "--", value) for value in ["-r/", "--help", ""]]
-    + [("netns", "add", "-n"), ("netns", "del", "--all"), ("peer", "-n"), ("frobnicate",)]
+    + [("netns", "add", "-n"), ("peer", "-n"), ("frobnicate",)]
 )
 
 

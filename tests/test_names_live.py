@@ -18,11 +18,6 @@ from test_peers_live import ip
 
 pytestmark = pytest.mark.skipif(bool(cannot_create_namespaces()), reason=cannot_create_namespaces() or "-")
 
-# The rule for names the system reports is check_netns_ref; Where (netnswrap/where.py) and
-# ops/netns.py's del/pids/exists still check them with check_netns_name (the core's to switch).
-NEEDS_WHERE = pytest.mark.xfail(strict=True, raises=nw.InvalidName,
-                                reason="Where and netns_del still apply the rule for new names")
-
 
 @pytest.fixture
 def netns(netns_factory):
@@ -95,18 +90,15 @@ def test_topology_reads_a_namespace_other_tools_named(odd, netns):
     assert {(end["netns"], end["ifname"]) for end in pair} == {(odd, "oa"), (netns.name, "ob")}
 
 
-@NEEDS_WHERE
 def test_a_handle_on_a_namespace_other_tools_named_reads_it(odd):
     assert [link["ifname"] for link in nw.Netns(odd).link_list()] == ["lo"]
 
 
-@NEEDS_WHERE
 def test_a_peer_in_a_namespace_other_tools_named_is_resolved(odd, netns):
     ip("-n", odd, "link", "add", "oa", "type", "veth", "peer", "name", "ob", "netns", netns.name)
     assert netns.veth_peer("ob")["netns"] == odd
 
 
-@NEEDS_WHERE
 def test_a_namespace_other_tools_named_can_be_deleted(odd):
     nw.netns_del(odd)
     assert odd not in kernel.namespaces()

@@ -95,7 +95,7 @@ def test_lladdr_and_argv():
     lambda: link.set_("veth0", name="e%d"),
     lambda: link.set_("veth0", master="br0", nomaster=True),
     lambda: addr.add("veth0", "10.1.1.1"),
-    lambda: Where("-n").place(("ip", "link")),
+    lambda: Where("a/b").place(("ip", "link")),
 ])
 def test_builders_validate_before_building(call):
     with pytest.raises(nw.InvalidArgument):

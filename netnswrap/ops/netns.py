@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from ..validate import check_netns_name, check_pid
+from ..validate import check_netns_name, check_netns_ref, check_pid
 from ..where import Argv, Where
 from . import Changes, Reads, S, Undo, Write
 
@@ -22,7 +22,7 @@ def add(name: str) -> Write:
 
 def delete(name: str) -> Write:
     """``ip netns del NAME`` (not undone: what was inside is gone)"""
-    return Write(("ip", "netns", "del", check_netns_name(name)), in_caller=True, touches=(Where(name),),
+    return Write(("ip", "netns", "del", check_netns_ref(name)), in_caller=True, touches=(Where(name),),
                  deletes_netns=True)
 
 
@@ -46,7 +46,7 @@ def list_id() -> Argv:
 
 def pids(name: str) -> Argv:
     """``ip netns pids NAME``"""
-    return ("ip", "netns", "pids", check_netns_name(name))
+    return ("ip", "netns", "pids", check_netns_ref(name))
 
 
 def identify(pid: int) -> Argv:
@@ -84,7 +84,7 @@ class NetnsReads(Reads):
     def netns_exists(self, name: str) -> bool:
         """Whether a namespace of that name exists.
         Equivalent to: ``ip netns list | grep -qx NAME``"""
-        check_netns_name(name)
+        check_netns_ref(name)
         return any(entry.get("name") == name for entry in self.netns_list())
 
     def netns_pids(self, name: str) -> List[int]:
