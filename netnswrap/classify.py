@@ -134,6 +134,7 @@ RULES: list = [
     (r"^Bind /proc/\d+/ns/net -> .* failed: No such file or directory$", ProcessNotFound),
     (r"^No netns name specified$", UsageError),
     (r'^exec of ".*" failed: No such file or directory$', ToolNotFound),
+    (r'^setting the network namespace "[^"]*" failed: Invalid argument$', NamespaceNotFound),  # not a namespace: a plain file, or unmounted
     (r'^setting the network namespace "[^"]*" failed: (Operation not permitted|Permission denied)$',
      PermissionDenied),
     (r"^mount --make-shared /run/netns failed: (Operation not permitted|Permission denied)$",

@@ -90,3 +90,10 @@ def test_mtu_refused_without_extack_is_invalid_mtu():
     error = classify(["ip", "-n", "b", "link", "set", "dev", "v0", "mtu", "9000"], 2, "",
                      "RTNETLINK answers: Invalid argument\n")
     assert isinstance(error, nw.InvalidMTU)
+
+
+def test_a_broken_run_netns_entry_is_namespace_not_found():
+    # /run/netns/X a plain file or no longer mounted: setns() refuses it (recorded on 6.18)
+    error = classify(("ip", "netns", "exec", "x", "true"), 255, "",
+                     'setting the network namespace "x" failed: Invalid argument\n')
+    assert type(error) is nw.NamespaceNotFound
