@@ -44,9 +44,10 @@ def plan(spec, *, runner: Optional[Runner] = None) -> List[str]:
     """The command lines :func:`apply` would run for ``spec`` (a path to a
     YAML or JSON file, or a dict in that shape), in the order it would run
     them, grouped by namespace; ``[]`` when the host already matches. Reads
-    only. Equivalent to: ``ip -j netns list; ip -all netns exec ip -d -j
-    addr show`` (and ``… ip -j route show table all``, ``… sysctl -e KEY…``
-    when the file declares routes, sysctls)"""
+    only, one process (two with sysctls: :mod:`netnswrap.lab.live`).
+    Equivalent to: ``ip -n NS -d -j -batch -`` of ``addr show`` and ``route
+    show table all`` in each declared namespace that exists (and ``ip netns
+    exec NS sysctl -e KEY…`` when the file declares sysctls)"""
     return [line for _, group in plan_groups(spec, runner=runner) for line in group]
 
 

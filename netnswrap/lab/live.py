@@ -1,11 +1,13 @@
-"""What a lab's namespaces hold now, read with a few processes whatever their number.
+"""What a lab's namespaces hold now, read with one process whatever their number.
 
-The lab's namespaces are read together: ``ip -j netns list``, one process
-for the links with their addresses and the routes (the routes only when the
-file declares some), one for the sysctls (only when it declares some) — not
-one process started from Python per namespace. Each is a ``sh`` loop
-running ``ip -n NS …`` in each of the lab's namespaces (for the links and
-routes one ``ip -n NS -d -j -batch -`` of both reads), which prints what ``ip -all netns exec`` prints (a ``netns: NAME`` header before
+The lab's namespaces are read together: one process for the links with
+their addresses and the routes (the routes only when the file declares
+some), one more for the sysctls (only when it declares some) — not one
+process started from Python per namespace. Each is a ``sh`` loop that skips
+the namespaces that do not exist (no ``/run/netns/NAME``: so no ``ip netns
+list`` is needed first) and runs ``ip -n NS …`` in each of the others (for
+the links and routes one ``ip -n NS -d -j -batch -`` of both reads). It
+prints what ``ip -all netns exec`` prints (a ``netns: NAME`` header before
 each one's output) without its two hazards: it reads only the lab's
 namespaces, not every one on the host, and a namespace deleted while it is
 read is an error line, where ``ip -all netns exec`` (iproute2 6.1) lets the
@@ -45,35 +47,34 @@ class State:
 def read(handle, lab: Lab) -> State:
     """The live state of ``lab``'s namespaces, seen from ``handle``'s runner.
 
-    Equivalent to: ``ip -j netns list``, then in each of the lab's namespaces
-    that exist ``ip -n NS -d -j -batch -`` of ``addr show`` (and ``route show
-    table all`` when the lab declares routes), all from one ``sh``, and
-    ``ip netns exec NS sysctl -e KEY…`` likewise when it declares sysctls."""
-    names = {entry["name"] for entry in handle.netns_list()}
-    state = State(namespaces={name for name in lab.namespaces if name in names})
-    if not state.namespaces:
-        return state
-    wanted = sorted(state.namespaces)
-    routes = any(lab.namespaces[ns].routes for ns in wanted)
+    Equivalent to: in each of the lab's namespaces that exist (``/run/netns/NAME``),
+    ``ip -n NS -d -j -batch -`` of ``addr show`` (and ``route show table all``
+    when the lab declares routes), all from one ``sh``; and ``ip netns exec NS
+    sysctl -e KEY…`` likewise when it declares sysctls."""
+    names = sorted(lab.namespaces)
+    routes = any(space.routes for space in lab.namespaces.values())
     shows = [addr_list(details=True)] + ([route_list(table="all")] if routes else [])
-    found = read_json(handle, shows, wanted)
+    found = read_json(handle, shows, names)
+    state = State(namespaces=set(found))
     state.links = {ns: {link["ifname"]: link for link in lists[0]} for ns, lists in found.items()}
     if routes:
         state.routes = {ns: lists[1] for ns, lists in found.items()}
-    keys = tuple(sorted({key for ns in wanted for key in lab.namespaces[ns].sysctls}))
-    if keys:
-        state.sysctls = read_sysctls(handle, keys, wanted)
+    keys = tuple(sorted({key for space in lab.namespaces.values() for key in space.sysctls}))
+    if keys and found:
+        state.sysctls = read_sysctls(handle, keys, sorted(found))
     return state
 
 
 def in_each(names: Iterable[str], argv: Argv, stdin: Optional[str] = None) -> Argv:
-    """One process running ``argv`` in each named namespace ``names``, each
-    one's output after a ``\\nnetns: NAME\\n`` header (as ``ip -all netns exec``
-    prints it): ``ip -n NS …`` for an ``ip`` command, ``ip netns exec NS …``
-    for another program; ``stdin`` is piped into each (``ip -batch -``).
-    Equivalent to: ``sh -c 'for ns; do printf "\\nnetns: %s\\n" "$ns"; ip -n "$ns" ARGV…; done' sh NAME…``"""
+    """One process running ``argv`` in each named namespace ``names`` that
+    exists (``/run/netns/NAME``; the others are skipped), each one's output
+    after a ``\\nnetns: NAME\\n`` header (as ``ip -all netns exec`` prints it):
+    ``ip -n NS …`` for an ``ip`` command, ``ip netns exec NS …`` for another
+    program; ``stdin`` is piped into each (``ip -batch -``).
+    Equivalent to: ``sh -c 'for ns; do [ -e "/run/netns/$ns" ] || continue; printf "\\nnetns: %s\\n" "$ns";
+    ip -n "$ns" ARGV…; done' sh NAME…``"""
     run = f'ip -n "$ns" {shlex.join(argv[1:])}' if argv[0] == "ip" else f'ip netns exec "$ns" {shlex.join(argv)}'
-    loop = f'for ns; do printf "\\nnetns: %s\\n" "$ns"; {run}; done'
+    loop = f'for ns; do [ -e "/run/netns/$ns" ] || continue; printf "\\nnetns: %s\\n" "$ns"; {run}; done'
     if stdin is None:
         return ("sh", "-c", loop, "sh", *names)
     return ("sh", "-c", loop.replace(run, f'printf %s "$input" | {run}').replace("for ns;", 'input=$1; shift; for ns;'),
@@ -81,10 +82,10 @@ def in_each(names: Iterable[str], argv: Argv, stdin: Optional[str] = None) -> Ar
 
 
 def read_json(handle, shows: List[Argv], wanted: List[str]) -> Dict[str, List[list]]:
-    """``{namespace: [JSON list of each of shows]}`` for each of ``wanted``,
-    from one process: ``ip -n NS -d -j -batch -`` of the ``shows`` (``ip -j
-    … show`` commands, read with ``-d``) in each. A namespace whose output
-    is short (it vanished, ip failed) is an error."""
+    """``{namespace: [JSON list of each of shows]}`` for each of ``wanted``
+    that exists, from one process: ``ip -n NS -d -j -batch -`` of the
+    ``shows`` (``ip -j … show`` commands, read with ``-d``) in each. A
+    namespace whose output is short (it vanished, ip failed) is an error."""
     lines = "".join(" ".join(show[show.index("-j") + 1:]) + "\n" for show in shows)
     result = handle.run(in_each(wanted, ("ip", "-d", "-j", "-batch", "-"), stdin=lines), check=False)
     decoder = json.JSONDecoder()
@@ -102,7 +103,7 @@ def read_json(handle, shows: List[Argv], wanted: List[str]) -> Dict[str, List[li
         except ValueError as exc:
             raise ParseError(f"ip -n {ns} -d -j -batch: bad JSON: {exc}", argv=result.argv) from None
         found[ns] = lists
-    short = sorted(ns for ns in wanted if len(found.get(ns, [])) < len(shows))
+    short = sorted(ns for ns, lists in found.items() if len(lists) < len(shows))
     if short:
         raise NetnsWrapError(f"reading namespace {', '.join(short)} failed: {result.stderr.strip() or 'no output'}",
                              argv=result.argv, returncode=result.returncode, stdout=result.stdout,
