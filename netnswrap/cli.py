@@ -295,7 +295,7 @@ def cmd_peer(args, runner: Runner) -> str:
         raise InvalidArgument("--engine goes with --container")
     handle = (Netns.from_container(args.container, engine=args.engine) if args.container is not None
               else Netns.from_pid(args.pid) if args.pid is not None else Netns(args.netns))
-    peer = handle.veth_peer(args.dev)
+    peer = handle.veth_peer(args.dev, containers=True)
     return json.dumps(peer, indent=2) if args.json else f"{args.dev} ↔ {peer_line(dict(peer))}"
 
 

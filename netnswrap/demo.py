@@ -310,8 +310,11 @@ def by_index(links: List[dict], ifindex) -> str:
 
 def peer_line(peer: dict) -> str:
     """Where a peer (``veth_peer``'s answer) is: ``veth0 (ifindex 5) in netns blue``."""
+    from .containers import label
     from .nsids import describe
-    return f"{peer['ifname']} (ifindex {peer['ifindex']}) in {describe((peer['netns'], peer['pid']))}"
+    held = ", ".join(label(container) for container in peer.get("containers", ()))
+    where = describe((peer["netns"], peer["pid"])) + (f" ({held})" if held else "")
+    return f"{peer['ifname']} (ifindex {peer['ifindex']}) in {where}"
 
 
 def ping_line(output: str) -> str:

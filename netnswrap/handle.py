@@ -204,13 +204,17 @@ class Netns(NetnsWrites, NetnsReads, LinkWrites, LinkReads, AddrWrites, AddrRead
 
     # --- peers, topology, batches ------------------------------------------
 
-    def veth_peer(self, dev: str, *, cross_check: bool = False) -> "Peer":
+    def veth_peer(self, dev: str, *, cross_check: bool = False, containers: bool = False) -> "Peer":
         """The other end of veth ``dev``: ``{"netns", "pid", "ifname", "ifindex"}``;
-        ``cross_check`` also asks ethtool, which must agree.
+        ``cross_check`` also asks ethtool, which must agree; ``containers``
+        adds, for a peer only processes hold, the ``containers`` holding it
+        (one listing per installed engine).
         Equivalent to: ``ip -d -j link show dev DEV`` (``link_index``,
-        ``link_netnsid``) [and ``ethtool -S DEV`` ``peer_ifindex``]."""
+        ``link_netnsid``) [and ``ethtool -S DEV`` ``peer_ifindex``]
+        [and ``docker ps -q`` + ``docker inspect …``]."""
         from .peers import veth_peer
-        return veth_peer(self, dev, check_flag(cross_check, "cross_check") or False)
+        return veth_peer(self, dev, check_flag(cross_check, "cross_check") or False,
+                         check_flag(containers, "containers") or False)
 
     def topology(self) -> dict:
         """Every namespace this one can see, with links, addresses, veth pairs

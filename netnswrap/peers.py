@@ -17,14 +17,15 @@ from __future__ import annotations
 import json
 from typing import List, Optional, Tuple, TypedDict, cast
 
+from .containers import held_by, list_containers
 from .errors import InvalidArgument, NetnsWrapError, NotSupported, ParseError, ToolNotFound
 from .nsids import (CALLER_PLACE, Handle, NsidTable, Place, describe, endpoint, lsns_rows, reach,
                     same_as_caller)
 from .where import CALLER
 
 
-class Peer(TypedDict):
-    """Where the other end of a veth is (see :mod:`netnswrap.nsids` for ``netns``/``pid``)."""
+class Endpoint(TypedDict):
+    """Where an end of a veth is (see :mod:`netnswrap.nsids` for ``netns``/``pid``)."""
 
     netns: Optional[str]
     pid: Optional[int]
@@ -32,7 +33,13 @@ class Peer(TypedDict):
     ifindex: int
 
 
-def veth_peer(handle: Handle, dev: str, cross_check: bool = False) -> Peer:
+class Peer(Endpoint, total=False):
+    """:class:`Endpoint`, and for a peer only processes hold the containers holding it."""
+
+    containers: List[dict]
+
+
+def veth_peer(handle: Handle, dev: str, cross_check: bool = False, containers: bool = False) -> Peer:
     """The other end of veth ``dev`` in ``handle``'s namespace:
     ``{"netns": name or None, "pid": int or None, "ifname": str, "ifindex": int}``
     (see the module docstring for where ``netns``/``pid`` point).
@@ -42,6 +49,9 @@ def veth_peer(handle: Handle, dev: str, cross_check: bool = False) -> Peer:
     without a name, ``lsns -J -t net``) to name the nsid and ``ip -d -j link
     show`` there. ``cross_check`` also reads ``ethtool -S DEV``
     (``peer_ifindex``), which must agree (a missing ethtool is tolerated).
+    With ``containers``, a peer only processes hold also names the
+    ``containers`` that hold it (``docker ps -q`` + ``docker inspect``,
+    podman, nerdctl, crictl alike; no process for an engine not installed).
     """
     link = handle.link_show(dev)
     index = peer_index(handle, dev, link, cross_check)
@@ -49,7 +59,10 @@ def veth_peer(handle: Handle, dev: str, cross_check: bool = False) -> Peer:
     peer = mate(links if links is not None else reach(place, handle).link_list(), link, index)
     if peer is None:
         raise NetnsWrapError(f"the peer of {dev} (ifindex {index}) is not in {describe(place)}")
-    return cast(Peer, endpoint(place, peer))
+    found = cast(Peer, endpoint(place, peer))
+    if containers and place[1] is not None:  # a namespace only processes hold: a container's?
+        found["containers"] = held_by([place[1]], list_containers(handle.runner)[0])
+    return found
 
 
 def _peer_side(handle: Handle, link: dict, index: Optional[int]) -> Tuple[Place, Optional[List[dict]]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Dict, List, Optional, Tuple
 
+from .containers import label
 from .errors import PERMISSION_HINT
 from .nsids import describe, place
 
@@ -98,7 +99,10 @@ def _peers(topology: dict) -> Dict[Tuple, Optional[dict]]:
 def _name(space: dict) -> str:
     if space["name"] is not None:
         return f"netns {space['name']}"
-    return "the caller's namespace" if space["caller"] else f"PID {space['pid']}"
+    if space["caller"]:
+        return "the caller's namespace"
+    held = ", ".join(label(container) for container in space.get("containers", ()))
+    return f"PID {space['pid']} {held}" if held else f"PID {space['pid']}"
 
 
 def _title(space: dict, hidden: int = 0) -> str:

@@ -14,6 +14,7 @@ import json
 import shlex
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from .containers import held_by, list_containers
 from .errors import NetnsWrapError, ParseError, ProcessNotFound, first_line
 from .nsids import Handle, NsidTable, endpoint, members as read_members, place, reach
 from .ops.addr import list_ as addr_list
@@ -55,7 +56,7 @@ def topology(handle: Handle) -> dict:
                          "routes": [ip -j route dicts: the main table, IPv4 and IPv6]}],
          "veth_pairs": [[endpoint, endpoint or None]],
          "bridges": [{"netns", "pid", "ifname", "ifindex", "ports": [ifname]}],
-         "hidden_processes": int}
+         "hidden_processes": int, "warnings": [str]}
 
     ``pids`` are the processes in the namespace (the reading commands
     excluded; without root only those this user may inspect, the others
@@ -68,7 +69,10 @@ def topology(handle: Handle) -> dict:
     unknown, not empty); any other has ``"readable": True, "error": None``.
     An endpoint is ``{"netns", "pid", "ifname", "ifindex"}`` as
     :func:`veth_peer` returns; a veth whose peer is out of sight is paired
-    with None.
+    with None. A namespace containers hold names them in ``containers``
+    (``[{"engine", "id", "name", "image"}]``, one listing per installed
+    engine); an engine that is missing or down is left out and said in
+    ``warnings``.
 
     Equivalent to: ``ip -j netns list; lsns -J -t net; stat -L -c "%n %i"
     /proc/[0-9]*/ns/net; ip -d -j addr show; ip -all netns exec ip -d -j addr
@@ -76,7 +80,8 @@ def topology(handle: Handle) -> dict:
     process: ``for n in NAMES; do ip -n "$n" -d -j -batch - <<EOF (addr show,
     route show table all) EOF; done``; and ``nsenter -t PID -n ip -d -j addr
     show`` and ``… ip -j route show table all`` for each namespace only
-    processes hold.
+    processes hold; ``docker ps -q`` + ``docker inspect …`` (podman, nerdctl,
+    crictl alike) for the containers.
     """
     table = NsidTable(handle)
     caller, members, hidden = read_members(handle)
@@ -86,8 +91,11 @@ def topology(handle: Handle) -> dict:
     spaces = _spaces(table, handle, here, caller, members)
     _read_links(handle, spaces)
     table = _renumbered(table, handle, spaces)
+    by_pid, warnings = list_containers(handle.runner)  # the engines answer in the caller's namespace
+    for space in spaces:
+        space["containers"] = held_by(space["pids"], by_pid)
     return {"namespaces": spaces, "veth_pairs": _pairs(spaces, table, handle),
-            "bridges": _bridges(spaces), "hidden_processes": hidden}
+            "bridges": _bridges(spaces), "hidden_processes": hidden, "warnings": warnings}
 
 
 def _renumbered(table: NsidTable, handle: Handle, spaces: List[dict]) -> NsidTable:

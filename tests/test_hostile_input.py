@@ -73,7 +73,7 @@ VALID = {"name": "nwh0", "dev": "v0", "peer": "v1", "pid": 1503, "cidr": "10.1.1
          "key": "net.ipv4.ip_forward", "value": 1, "kind": "bridge"}
 PARAMETER_KINDS = {"dev": "ifname", "peer": "new_ifname", "master": "ifname", "pid": "pid",
                    "cidr": "cidr", "mtu": "mtu", "address": "lladdr", "peer_netns": "netns_ref",
-                   "netns": "netns_ref", "up": "flag", "nomaster": "flag", "cross_check": "flag",
+                   "netns": "netns_ref", "up": "flag", "nomaster": "flag", "cross_check": "flag", "containers": "flag",
                    "argv": "argv",
                    "timeout": "timeout", "env": "env",
                    "name": None,     # a namespace name in netns_*, a new interface's elsewhere

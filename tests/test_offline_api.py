@@ -40,9 +40,10 @@ def test_scenarios_call_every_api_function():
     called = {entry["call"].split(").", 1)[1].split("(", 1)[0]
               for name in SCENARIOS if name != "demo" for entry in results(name)}
     assert set(nw.HANDLE_METHODS) - {"batch"} <= called
-    batches = [entry for entry in ReplayRunner(CASSETTES / "star20.json").interactions
-               if "-batch" in entry["argv"]]
-    assert batches and all(entry["stdin"] for entry in batches)
+    interactions = ReplayRunner(CASSETTES / "star20.json").interactions
+    batches = [entry for entry in interactions if "netnswrap-batch" in entry["argv"]]
+    scripts = {entry["argv"][1]: entry["stdin"] for entry in interactions if entry["argv"][0] == "tee"}
+    assert batches and all(scripts.get(entry["argv"][-2]) for entry in batches)  # the script is recorded
 
 
 def test_scenarios_replay_typed_errors():

@@ -19,6 +19,7 @@ import netnswrap as nw
 from netnswrap.nsids import MEMBERS, lsns_and_caller as lsns_and_caller_argv
 from netnswrap import render
 from netnswrap.runners import Result, Runner
+from netnswrap.containers import ENGINES
 from netnswrap.topology import NAMED_LINES, NAMED_READ, _split_all, each_named
 
 CASSETTE = Path(__file__).parent.parent / "fixtures" / "cassettes" / "topology-docker-host.json"
@@ -114,6 +115,8 @@ class Fake(Runner):
 
     def run(self, argv, *, input=None, timeout=None):
         line = shlex.join(argv)
+        if argv[0] in ENGINES and line not in self.answers:  # no container engine on this host
+            raise nw.ToolNotFound(argv[0])
         self.ran.append(line)
         assert line in self.answers, f"unexpected command: {line}"
         answer = self.answers[line]
@@ -316,9 +319,11 @@ def test_a_container_that_exits_while_read_is_left_out():
 def test_dry_run_topology_runs_only_reads_and_is_empty():
     runner = nw.DryRunRunner()
     assert nw.Netns(runner=runner).topology() == {"namespaces": [], "veth_pairs": [], "bridges": [],
-                                                  "hidden_processes": 0}
-    assert [" ".join(argv) for argv in runner.commands] == [
+                                                  "hidden_processes": 0, "warnings": []}
+    engines = [" ".join(argv) for argv in runner.commands[4:]]
+    assert [" ".join(argv) for argv in runner.commands[:4]] == [
         "ip -V", "ip -j netns list", " ".join(MEMBERS), "lsns -J -t net"]
+    assert engines and all(line.split()[0] in ENGINES for line in engines)  # their listings only
 
 
 # --- ip -all netns exec output --------------------------------------------------
