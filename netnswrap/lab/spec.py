@@ -286,8 +286,11 @@ class _Checker:
             self.fail(("links",), f"links must be a list of veth pairs, not {_kind(veths)}")
         for index, entry in enumerate(veths or []):
             lab.veths.append(self.veth(("links", index), entry, lab, made))
+        devices: Dict[str, set] = {name: {"lo"} for name in lab.namespaces}
+        for ns, dev in made:
+            devices[ns].add(dev)
         for name, space in lab.namespaces.items():
-            self.settings(("namespaces", name), spaces[name] or {}, space, made)
+            self.settings(("namespaces", name), spaces[name] or {}, space, devices[name])
         return lab
 
     def namespace(self, path: Path, name, body) -> Namespace:
@@ -348,9 +351,9 @@ class _Checker:
             pair.append((ns, dev))
         return Veth(pair[0], pair[1])
 
-    def settings(self, path: Path, body: dict, space: Namespace, made: Dict[Tuple[str, str], Path]) -> None:
-        """``interfaces`` and ``routes`` of a namespace, once every interface the file makes is known."""
-        devices = {dev for ns, dev in made if ns == space.name} | {"lo"}
+    def settings(self, path: Path, body: dict, space: Namespace, devices: set) -> None:
+        """``interfaces`` and ``routes`` of a namespace, once every interface the
+        file makes there (``devices``, ``lo`` included) is known."""
         for dev in sorted(devices):
             space.interfaces[dev] = Interface()
         seen: Dict[str, Path] = {}
