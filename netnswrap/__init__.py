@@ -13,7 +13,7 @@ runner: ``nw.link_list()`` is ``nw.Netns().link_list()``.
 """
 from __future__ import annotations
 
-from .batching import cleanup
+from .batch_undo import cleanup
 from .errors import (AddressExists, AddressNotFound, CassetteError, CommandError, CommandTimeout,
                      ContainerNotFound, DeviceCannotMove, InvalidAddress, InvalidArgument, InvalidMTU,
                      InvalidName, LinkExists, LinkNotFound, NamespaceExists, NamespaceNotFound,

@@ -57,47 +57,21 @@ says ran — nothing that netnswrap did not create.
 from __future__ import annotations
 
 import contextlib
-import json
-import re
 import signal
 import threading
-from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from .classify import classify
+from .batch_script import ANY, Op, Plan, check_line, schedule
+from .batch_undo import journal, undo_ran
 from .errors import InvalidArgument, NetnsWrapError
-from .ops import Changes, Undo, Write, where_of
-from .ops.addr import AddrWrites
-from .ops.link import LinkWrites
-from .ops.netns import NetnsWrites
-from .ops.neigh import NeighWrites
-from .ops.route import RouteWrites
-from .ops.sysctl import SysctlWrites
-from .runners import SCRATCH_ROOT, Result, Runner
+from .ops import Write, where_of
+from .ops.all import WriteMethods
+from .runners import SCRATCH_ROOT, Runner
 from .validate import check_netns_name
-from .where import CALLER, Argv, Where
-
-MARKER = "link show dev lo"
-_MARKED = re.compile(r"^1: lo[:@]", re.M)
-# The batch's ip, with its output in OUT, holding a lock on OUT while it runs
-# (so that `cleanup` can tell a batch still running from one whose owner died).
-RUN_SCRIPT = 'exec flock "$2" ip -o -batch "$1" >"$2"'
-# What a batch line cannot carry: whitespace splits words, '#' starts a
-# comment anywhere, a leading quote opens a quoted word, a trailing '\' joins lines.
-_UNSAFE = re.compile(r"[\s#\"'\\]")
-_ANY = object()  # stands for "every namespace" in ordering (a PID target other than the base)
+from .where import CALLER, Where
 
 
-@dataclass(eq=False)
-class Op:
-    """One change as recorded: where it runs and the :class:`Write`."""
-
-    where: Where
-    write: Write
-    touches: frozenset
-
-
-class BatchNetns(NetnsWrites, LinkWrites, AddrWrites, RouteWrites, NeighWrites, SysctlWrites):
+class BatchNetns(WriteMethods):
     """The change methods of a :class:`~netnswrap.Netns`, recorded into a
     batch instead of run. ``b.netns(name)`` and ``b.netns_add(name)`` return
     one for changes made inside namespace ``name``."""
@@ -119,7 +93,7 @@ class BatchNetns(NetnsWrites, LinkWrites, AddrWrites, RouteWrites, NeighWrites, 
         where = where_of(name)
         if where.name is None:
             raise InvalidArgument(f"a batch scope needs a named namespace, not {name!r}")
-        _check_line((check_netns_name(where.name),))  # a name ip reads in a batch line, typed by the user
+        check_line((check_netns_name(where.name),))  # a name ip reads in a batch line, typed by the user
         return BatchNetns(self._batch, where)
 
     def _apply(self, write: Write) -> None:
@@ -165,11 +139,11 @@ class Batch(BatchNetns):
         self.run()
 
     def record(self, where: Where, write: Write) -> None:
-        _check_line(write.argv)
+        check_line(write.argv)
         if write.in_caller:
             where = self.base
         touched: set = {where, *write.touches}
-        touched = {_ANY if t.name is None and t != self.base else t for t in touched}
+        touched = {ANY if t.name is None and t != self.base else t for t in touched}
         self.ops.append(Op(where, write, frozenset(touched)))
 
     def script(self, directory: str = f"{SCRATCH_ROOT}/batch.XXXXXXXX") -> Tuple[str, Dict[str, str]]:
@@ -190,9 +164,9 @@ class Batch(BatchNetns):
         directory = runner.scratch_dir()
         plan = Plan(self.base, schedule(ops, self.base), directory)
         try:
+            runner.write_file(plan.journal, journal(plan, runner.caller_pid()))  # first: a record of it all
             for path, text in plan.files.items():
                 runner.write_file(path, text)
-            runner.write_file(plan.journal, journal(plan, runner.caller_pid()))
         except BaseException:
             runner.remove_dir(directory)
             raise
@@ -208,11 +182,17 @@ class Batch(BatchNetns):
         if result.ok and not interrupted:
             runner.remove_dir(directory)
             return
-        error = plan.error(result, runner.read_file(plan.out)) if not result.ok else None
-        undo_ran(runner, plan, runner.read_file(plan.out))
+        out = runner.read_file(plan.out)
+        error = plan.error(result, out) if not result.ok else None
+        failures = undo_ran(runner, plan, out)
         if interrupted:
             raise KeyboardInterrupt
-        raise error or NetnsWrapError("unreachable")
+        if error is None:
+            raise NetnsWrapError("unreachable: a batch that neither failed nor was interrupted")
+        if failures:
+            error.undo_failed = failures
+            error.message += f" (its undo was incomplete, the record stays in {directory}: {'; '.join(failures)})"
+        raise error
 
 
 @contextlib.contextmanager
@@ -235,187 +215,3 @@ def _ctrl_c_held(interrupted: list) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def _check_line(argv) -> None:
-    for word in argv:
-        if _UNSAFE.search(word):
-            raise InvalidArgument(f"{word!r} cannot go into an ip -batch line "
-                                  "(no whitespace, '#', quotes or backslashes)")
-
-
-@dataclass(eq=False)
-class Segment:
-    """Consecutive ops that run in one namespace."""
-
-    where: Where
-    ops: List[Op] = field(default_factory=list)
-
-
-def schedule(ops: List[Op], base: Where) -> List[Segment]:
-    """Segments in execution order: each op goes right after the last one it
-    depends on (one touching a namespace it touches), joining that segment
-    when it runs in the same namespace; ops of the script's own namespace go
-    as early as they may, a new segment of another namespace goes last."""
-    segments: List[Segment] = []
-    latest: dict = {}  # namespace -> the last segment touching it (_ANY: the last such op's)
-    for op in ops:
-        if _ANY in op.touches:
-            before = segments[-1:]
-        else:
-            before = [latest[t] for t in op.touches | {_ANY} if t in latest]
-        last = max((segments.index(seg) for seg in before), default=-1)
-        if last >= 0 and segments[last].where == op.where:
-            segment = segments[last]
-        else:
-            segment = Segment(op.where)
-            segments.insert(last + 1 if op.where == base else len(segments), segment)
-        segment.ops.append(op)
-        latest.update(dict.fromkeys(op.touches, segment))
-    return segments
-
-
-def _line(argv: Argv) -> str:
-    return " ".join(argv[1:])  # a batch line is an ip command without "ip"
-
-
-class Plan:
-    """Segments turned into files of ``directory``: the main script, one per
-    other namespace, and where each op's line is."""
-
-    def __init__(self, base: Where, segments: List[Segment], directory: str, *, undo: bool = False):
-        self.base = base
-        self.ops = [op for seg in segments for op in seg.ops]
-        self.main = f"{directory}/{'undo' if undo else 'main'}"
-        self.out = f"{directory}/out"
-        self.journal = f"{directory}/journal.json"
-        self.line_of: Dict[int, Tuple[str, int]] = {}  # id(op) -> (script, line number)
-        options = "-force" if undo else "-o"
-        per_op = [] if undo else [MARKER]
-        main: List[str] = []
-        self.files: Dict[str, str] = {}
-        for number, seg in enumerate(segments):
-            lines = main if seg.where == base else []
-            path = self.main if seg.where == base else f"{directory}/{'undo' if undo else 'ns'}{number}"
-            for op in seg.ops:
-                lines.append(_line(op.write.argv))
-                self.line_of[id(op)] = (path, len(lines))
-                lines += per_op
-            if seg.where != base:
-                self.files[path] = "".join(line + "\n" for line in lines)
-                main.append(f"netns exec {seg.where.name} ip {options} -batch {path}")
-        self.files[self.main] = "".join(line + "\n" for line in main)
-        self.argv: Argv = (("ip", "-force", "-batch", self.main) if undo
-                           else ("sh", "-c", RUN_SCRIPT, "netnswrap-batch", self.main, self.out))
-
-    def error(self, result: Result, out: str) -> NetnsWrapError:
-        """The error of the op that failed (the one after the last marker),
-        as a handle would have raised it."""
-        done = ran(out, self.ops)
-        failed = self.ops[done] if done < len(self.ops) else None
-        argv = failed.where.place(failed.write.argv) if failed else result.argv
-        error = classify(argv, result.returncode, result.stdout, result.stderr)
-        if error is None:  # cannot be: the result failed
-            error = NetnsWrapError(f"ip -batch failed with exit status {result.returncode}")
-        error.batch_line = self.line_of[id(failed)][1] if failed else None
-        return error
-
-
-def ran(out: str, ops: list) -> int:
-    """How many ops ran, from the markers in ip's output."""
-    return min(len(_MARKED.findall(out)), len(ops))
-
-
-def undo_steps(done: List[Op]) -> List[Op]:
-    """The ops that take ``done`` back, newest first. What was made inside a
-    namespace the batch created goes with it (renames and moves back still run)."""
-    doomed = {Where(op.write.argv[3]) for op in done if op.write.argv[1:3] == ("netns", "add")}
-    steps = []
-    for op in reversed(done):
-        undo: Optional[Undo] = op.write.undo
-        if undo is None:
-            continue
-        where = undo.where or op.where
-        if where in doomed and undo.removes:
-            continue
-        steps.append(Op(where, Write(undo.argv), frozenset({where})))
-    return steps
-
-
-def undo_ran(runner: Runner, plan: Plan, out: str) -> None:
-    """Take back what ran (``out`` holds its markers), then remove the run's
-    directory; if this is interrupted, the directory stays for :func:`cleanup`."""
-    directory = plan.main.rsplit("/", 1)[0]
-    steps = undo_steps(plan.ops[:ran(out, plan.ops)])
-    if steps:
-        undo = Plan(plan.base, _in_order(steps), directory, undo=True)
-        for path, text in undo.files.items():
-            runner.write_file(path, text)
-        runner.run(plan.base.place(undo.argv))
-    runner.remove_dir(directory)
-
-
-def _in_order(steps: List[Op]) -> List[Segment]:
-    """Consecutive steps of one namespace as a segment, never reordered."""
-    segments: List[Segment] = []
-    for step in steps:
-        if not segments or segments[-1].where != step.where:
-            segments.append(Segment(step.where))
-        segments[-1].ops.append(step)
-    return segments
-
-
-def journal(plan: Plan, owner: int) -> str:
-    """The record of a run: who ran it and, per op in order, where it ran
-    and how to undo it — enough for :func:`cleanup` to finish the job."""
-    def where(w: Where) -> dict:
-        return {"name": w.name, "pid": w.pid}
-    ops = [{"where": where(op.where), "argv": list(op.write.argv),
-            "undo": None if op.write.undo is None else {
-                "argv": list(op.write.undo.argv), "removes": op.write.undo.removes,
-                "where": where(op.write.undo.where) if op.write.undo.where else None}}
-           for op in plan.ops]
-    head = json.dumps({"owner": owner, "base": where(plan.base)})[:-1]
-    return head + ', "ops": [\n' + ",\n".join(json.dumps(op) for op in ops) + "\n]}\n"
-
-
-def _from_journal(text: str) -> Tuple[int, Where, List[Op]]:
-    data = json.loads(text)
-    def where(w) -> Where:
-        return Where(w["name"], w["pid"])
-    ops = []
-    for entry in data["ops"]:
-        u = entry["undo"]
-        undo = None if u is None else Undo(tuple(u["argv"]), where(u["where"]) if u["where"] else None,
-                                            u["removes"])
-        ops.append(Op(where(entry["where"]), Write(tuple(entry["argv"]), undo=undo), frozenset()))
-    return int(data["owner"]), where(data["base"]), ops
-
-
-def cleanup(runner: Optional[Runner] = None) -> List[str]:
-    """Finish batches whose process died: for each record in /run/netnswrap
-    whose owner is gone and whose ``ip`` has ended, undo exactly the changes
-    it says ran, and remove it. Records of running batches are left alone.
-    Returns the directories it finished.
-    Equivalent to: ``ip -force -batch UNDO`` per record found by ``ls /run/netnswrap``"""
-    from .defaults import get_runner
-    runner = runner or get_runner()
-    listing = runner.run(("ls", SCRATCH_ROOT))
-    finished = []
-    for entry in sorted(listing.stdout.split()) if listing.ok else []:
-        directory = f"{SCRATCH_ROOT}/{entry}"
-        text = runner.read_file(f"{directory}/journal.json")
-        if not entry.startswith("batch.") or not text:
-            continue
-        try:
-            owner, base, ops = _from_journal(text)
-        except (ValueError, KeyError, TypeError):
-            raise NetnsWrapError(f"{directory}/journal.json is not a netnswrap batch record") from None
-        if runner.read_file(f"/proc/{owner}/stat"):
-            continue  # its owner is still running: it is no leftover
-        if not runner.run(("flock", "-n", f"{directory}/out", "true")).ok:
-            continue  # its ip is still running
-        plan = Plan(base, _in_order(ops), directory)
-        undo_ran(runner, plan, runner.read_file(plan.out))
-        finished.append(directory)
-    return finished

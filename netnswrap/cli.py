@@ -425,7 +425,7 @@ def cmd_export(args, runner: Runner) -> str:
 
 
 def cmd_cleanup(args, runner: Runner) -> str:
-    from .batching import cleanup
+    from .batch_undo import cleanup
     finished = cleanup(runner)
     return "\n".join(f"undone: {directory}" for directory in finished) or "nothing to clean up"
 

@@ -17,6 +17,7 @@ class NetnsWrapError(Exception):
     """
 
     batch_line: Optional[int] = None  # the line of an ip -batch script the failure came from
+    undo_failed: Sequence[str] = ()   # what a failed batch's undo could not take back
 
     def __init__(self, message: str = "", *, argv: Optional[Sequence[str]] = None,
                  returncode: Optional[int] = None, stdout: str = "", stderr: str = ""):

@@ -14,14 +14,7 @@ from typing import TYPE_CHECKING, Dict, Optional, Sequence
 
 from .errors import InvalidArgument, LinkExists, NamespaceNotFound, NetnsWrapError
 from .ops import Write
-from .ops.addr import AddrReads, AddrWrites
-from .ops.ethtool import EthtoolReads
-from .ops.link import LinkReads, LinkWrites
-from .ops.netns import NetnsReads, NetnsWrites
-from .ops.program import ProgramOps
-from .ops.neigh import NeighReads, NeighWrites
-from .ops.route import RouteReads, RouteWrites
-from .ops.sysctl import SysctlReads, SysctlWrites
+from .ops.all import ReadMethods, WriteMethods
 from .defaults import get_runner
 from .runners import IpTools, Result, Runner
 from .validate import check_flag, check_pid, check_runner
@@ -45,8 +38,7 @@ TEARDOWN_RETRIES = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.5, 0.5, 0.5)
 KILL_ROUNDS = (0.01, 0.05, 0.1, 0.2, 0.5)
 
 
-class Netns(NetnsWrites, NetnsReads, LinkWrites, LinkReads, AddrWrites, AddrReads, EthtoolReads,
-            ProgramOps, RouteWrites, RouteReads, NeighWrites, NeighReads, SysctlWrites, SysctlReads):
+class Netns(WriteMethods, ReadMethods):
     """A network namespace to run commands in.
 
     ``Netns()`` is the caller's own namespace, ``Netns(name)`` a named one

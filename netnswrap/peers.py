@@ -93,8 +93,8 @@ def _caller_or_held(handle: Handle, table: NsidTable, link: dict,
     ``index`` points back, and at H by the caller's own nsid for H) or one
     only a process holds (lsns run in H names it). One process: ``ip -d -j
     -force -batch -`` of :data:`CALLER_VIEW`, in the caller's namespace."""
-    from .batching import _UNSAFE  # a name ip -batch would split or quote
-    if _UNSAFE.search(handle.name):
+    from .batch_script import line_safe  # a name ip -batch would split or quote
+    if not line_safe(handle.name):
         return table.place(link["link_netnsid"]), None
     # -force: lsns sometimes exits 1 without a word (a process ended while it
     # read /proc); the other lines still run, and the usual way asks again.

@@ -8,7 +8,9 @@ import json
 import pytest
 
 import netnswrap as nw
-from netnswrap.batching import MARKER, Batch, cleanup
+from netnswrap.batch_script import MARKER
+from netnswrap.batch_undo import cleanup
+from netnswrap.batching import Batch
 from netnswrap.runners import Result, Runner
 
 from catalog import load_cases
@@ -23,9 +25,10 @@ class Fake(Runner):
     ran) and writes that many progress markers to ``out``; every command is
     kept with a copy of the files as they were when it ran."""
 
-    def __init__(self, *answers, owner_alive=True):
+    def __init__(self, *answers, owner_alive=True, undo_stderr=""):
         super().__init__()
         self.answers = list(answers)
+        self.undo_stderr = undo_stderr
         self.calls = []
         self.files = {}
         self.dirs = 0
@@ -56,6 +59,8 @@ class Fake(Runner):
             returncode, stderr, done = self.answers.pop(0) if self.answers else (0, "", total)
             self.files[out] = MARK * done
             return Result(argv, returncode, "", stderr)
+        if "-force" in argv:
+            return Result(argv, 1 if self.undo_stderr else 0, "", self.undo_stderr)
         return Result(argv, 0, "", "")
 
     def argvs(self):
@@ -78,14 +83,15 @@ def lines(text):
     return [line for line in text.splitlines() if line != MARKER]
 
 
-def undo_of(runner):
-    """The undo that ran: its main script's lines and its nested scripts' lines."""
-    for argv, files in runner.calls:
-        if argv[-4:-1] == ("ip", "-force", "-batch"):
-            main = files[argv[-1]]
-            return [(line, lines(files[line.rsplit(" ", 1)[-1]]) if line.startswith("netns exec") else None)
-                    for line in main.splitlines()]
-    return None
+def undo_of(runner, run=0):
+    """The undo that ran (its ``run``-th process): its main script's lines and
+    its nested scripts' lines."""
+    runs = [(argv, files) for argv, files in runner.calls if argv[-4:-1] == ("ip", "-force", "-batch")]
+    if len(runs) <= run:
+        return None
+    argv, files = runs[run]
+    return [(line, lines(files[line.rsplit(" ", 1)[-1]]) if line.startswith("netns exec") else None)
+            for line in files[argv[-1]].splitlines()]
 
 
 def star(b, hosts=2):
@@ -332,7 +338,7 @@ def test_undo_moves_a_link_that_existed_back_before_deleting_the_namespace_it_wa
             new.link_set("host0", name="eth7")         # and is renamed in there
             new.addr_add("eth7", "10.124.0.1/16")      # fails
     assert undo_of(runner) == [
-        ("netns exec ecnew ip -force -batch /run/netnswrap/batch.t1/undo0",
+        ("netns exec ecnew ip -force -batch /run/netnswrap/batch.t1/undo0.ns0",
          ["link set dev eth7 name host0", f"link set host0 netns {runner.caller_pid()}"]),
         ("netns del ecnew", None)]
 
@@ -353,10 +359,60 @@ def test_undo_follows_renames_and_moves_and_skips_what_goes_with_a_namespace():
     pid = runner.caller_pid()
     assert undo_of(runner) == [
         ("addr del 10.124.0.2/16 dev eth0", None),
-        ("netns exec ecns2 ip -force -batch /run/netnswrap/batch.t1/undo1", [f"link set x netns {pid}"]),
+        ("netns exec ecns2 ip -force -batch /run/netnswrap/batch.t1/undo0.ns1", [f"link set x netns {pid}"]),
         ("link del x", None), ("addr del 10.124.0.1/16 dev c", None), ("link set dev c name a", None),
-        ("netns exec ecns1 ip -force -batch /run/netnswrap/batch.t1/undo3", [f"link set dev b netns {pid}"]),
+        ("netns exec ecns1 ip -force -batch /run/netnswrap/batch.t1/undo0.ns3", [f"link set dev b netns {pid}"]),
         ("link del dev a", None), ("netns del ecns1", None)]
+
+
+def test_a_link_moved_into_a_process_namespace_is_moved_back_by_an_ip_of_its_own_there():
+    runner = Fake((2, "RTNETLINK answers: File exists\n", 2))
+    with pytest.raises(nw.LinkExists):
+        with nw.Netns(runner=runner).batch() as b:
+            b.bridge_add("br0")
+            b.link_set("h0", netns=4242)       # into a process's namespace, then back from there
+            b.bridge_add("br1")                # fails
+    runs = [argv for argv in runner.argvs() if "-force" in argv]
+    assert [argv[:5] for argv in runs] == [("nsenter", "-t", "4242", "-n", "ip"), ("ip", "-force", "-batch",
+                                                                                   "/run/netnswrap/batch.t1/undo1")]
+    assert undo_of(runner, 0) == [(f"link set h0 netns {runner.caller_pid()}", None)]
+    assert undo_of(runner, 1) == [("link del br0", None)]
+
+
+def test_a_process_handles_batch_moves_back_what_it_sent_to_the_callers_namespace():
+    runner = Fake((2, "RTNETLINK answers: File exists\n", 1))
+    with pytest.raises(nw.LinkExists):
+        with nw.Netns.from_pid(4242, runner=runner).batch() as b:
+            b.link_set("p0", netns=nw.Netns())
+            b.bridge_add("br1")
+    (undo,) = [argv for argv in runner.argvs() if "-force" in argv]
+    assert undo[:3] == ("ip", "-force", "-batch")  # run in the caller's namespace, not through nsenter
+    assert undo_of(runner) == [("link set p0 netns 4242", None)]
+
+
+def test_an_undo_that_fails_says_so_and_keeps_its_record():
+    runner = Fake((2, "RTNETLINK answers: File exists\n", 1),
+                  undo_stderr="RTNETLINK answers: Operation not permitted\nCommand failed /x:1\n")
+    with pytest.warns(RuntimeWarning, match="undo .* was incomplete"):
+        with pytest.raises(nw.LinkExists) as raised:
+            with nw.Netns(runner=runner).batch() as b:
+                b.bridge_add("br0")
+                b.bridge_add("br1")
+    assert raised.value.undo_failed == ["RTNETLINK answers: Operation not permitted"]
+    assert "undo was incomplete" in str(raised.value)
+    assert "/run/netnswrap/batch.t1/journal.json" in runner.files  # the record stays
+
+
+def test_an_undo_step_whose_object_is_already_gone_is_no_failure():
+    runner = Fake((2, "RTNETLINK answers: File exists\n", 3),
+                  undo_stderr='Cannot find device "va"\nCommand failed /x:2\n')
+    with pytest.raises(nw.LinkExists) as raised:
+        with nw.Netns(runner=runner).batch() as b:
+            new = b.netns_add("ecgone")
+            b.veth_add("va", "vb", peer_netns=new)
+            b.netns_del("ecgone")              # takes va with it
+            b.bridge_add("br1")
+    assert raised.value.undo_failed == () and runner.files == {}
 
 
 def test_deleted_things_are_not_undone_and_removed_addresses_come_back():
@@ -411,11 +467,13 @@ def test_cleanup_undoes_what_a_dead_batch_ran_and_leaves_running_ones_alone():
     b.bridge_add("br0")
     b.bridge_add("br1")
     plan_text, _ = b.script("/run/netnswrap/batch.dead")
-    from netnswrap.batching import Plan, journal, schedule
+    from netnswrap.batch_script import Plan, schedule
+    from netnswrap.batch_undo import journal
     plan = Plan(b.base, schedule(b.ops, b.base), "/run/netnswrap/batch.dead")
     runner.files = {**plan.files, plan.journal: journal(plan, 999999), plan.out: MARK * 2}
+    answers = {"-maxdepth": "/run/netnswrap\n", "-mindepth": "/run/netnswrap/batch.dead\n"}
     runner.run = lambda argv, **kw: (runner.calls.append((tuple(argv), dict(runner.files))) or
-                                     Result(tuple(argv), 0, "batch.dead\nother\n" if argv[0] == "ls" else "", ""))
+                                     Result(tuple(argv), 0, answers.get(argv[2], "") if argv[0] == "find" else "", ""))
     assert cleanup(runner) == ["/run/netnswrap/batch.dead"]
     assert undo_of(runner) == [("link del br0", None), ("netns del ecns1", None)]
     assert runner.files == {}
@@ -443,4 +501,73 @@ def test_cli_cleanup_dry_run_prints_what_it_would_read(capsys):
     from netnswrap import cli
     assert cli.main(["--dry-run", "cleanup"]) == 0
     out = capsys.readouterr().out
-    assert out == "ls /run/netnswrap\n"  # a dry run prints the commands, not answers
+    assert out.startswith("find /run/netnswrap -maxdepth 0 ")  # a dry run prints the commands
+
+
+def dead_record(runner, directory, build, done):
+    """A record as a killed batch leaves it: journal, scripts, ``done`` markers."""
+    from netnswrap.batch_script import Plan, schedule
+    from netnswrap.batch_undo import journal
+    b = nw.Netns(runner=runner).batch()
+    build(b)
+    plan = Plan(b.base, schedule(b.ops, b.base), directory)
+    runner.files.update({**plan.files, plan.journal: journal(plan, 999999), plan.out: MARK * done})
+    return plan
+
+
+class Dead(Fake):
+    """Every record's owner is dead; ``find`` lists ``records``; ``stat``
+    answers ``times`` (path: mtime)."""
+
+    def __init__(self, records, times=None):
+        super().__init__(owner_alive=False)
+        self.records, self.times = records, times or {}
+
+    def run(self, argv, *, input=None, timeout=None):
+        argv = tuple(argv)
+        if argv[0] == "find":
+            self.calls.append((argv, dict(self.files)))
+            listing = self.records if "-mindepth" in argv else ["/run/netnswrap"]
+            return Result(argv, 0, "".join(f"{line}\n" for line in listing), "")
+        if argv[0] == "stat":
+            self.calls.append((argv, dict(self.files)))
+            return Result(argv, 0, "".join(f"{self.times.get(p, 1.0)} {p}\n" for p in argv[4:]), "")
+        return super().run(argv, input=input, timeout=timeout)
+
+
+def test_cleanup_reports_records_it_cannot_trust_and_finishes_the_others():
+    good, bad, evil, started = (f"/run/netnswrap/batch.{n}" for n in ("good", "bad", "evil", "started"))
+    runner = Dead([bad, evil, good, started])
+    dead_record(runner, good, lambda b: (b.bridge_add("br0"), b.bridge_add("br1")), 1)
+    runner.files[f"{bad}/journal.json"] = "{not json"
+    dead_record(runner, evil, lambda b: b.bridge_add("br9"), 1)
+    record = json.loads(runner.files[f"{evil}/journal.json"])
+    record["ops"][0]["undo"]["argv"] = ["ip", "netns", "exec", "x", "touch", "/tmp/owned"]
+    runner.files[f"{evil}/journal.json"] = json.dumps(record)
+    dead_record(runner, started, lambda b: b.bridge_add("br8"), 1)
+    runner.files[f"{started}/undo0"] = "link del br8\n"
+    with pytest.raises(nw.NetnsWrapError) as raised:
+        cleanup(runner)
+    message = str(raised.value)
+    assert f"{bad}: journal.json is not a netnswrap batch record" in message
+    assert f"{evil}: journal.json is not a netnswrap batch record" in message and "not an undo" in message
+    assert f"{started}: its undo had started" in message and f"(finished: {good})" in message
+    undone = [files[argv[-1]] for argv, files in runner.calls if argv[-4:-1] == ("ip", "-force", "-batch")]
+    assert undone == ["link del br0\n"]  # only the good record's change, once
+    assert not any(path.startswith(good + "/") for path in runner.files)
+
+
+def test_cleanup_leaves_a_namespace_made_again_after_the_batch_ran():
+    record = "/run/netnswrap/batch.old"
+    runner = Dead([record], times={f"{record}/out": 100.0, "/run/netns/ecold": 50.0,
+                                   "/run/netns/ecagain": 200.0})
+    dead_record(runner, record, lambda b: (b.netns_add("ecold"), b.netns_add("ecagain")), 2)
+    assert cleanup(runner) == [record]
+    assert undo_of(runner) == [("netns del ecold", None)]  # ecagain is someone's newer one
+
+
+def test_cleanup_refuses_a_scratch_directory_others_may_write():
+    runner = Dead([])
+    runner.run = lambda argv, **kw: Result(tuple(argv), 0, "", "")  # find: not root's, or writable
+    with pytest.raises(nw.NetnsWrapError, match="not trusted"):
+        cleanup(runner)

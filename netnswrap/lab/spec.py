@@ -452,8 +452,8 @@ def creation_order(space: Namespace) -> List[str]:
 
 def _batch_safe(argv) -> None:
     """Refuse what cannot go into an ``ip -batch`` line (the rule of :mod:`netnswrap.batching`)."""
-    from ..batching import _check_line
-    _check_line(argv)
+    from ..batch_script import check_line
+    check_line(argv)
 
 
 def _dotted(key: str) -> str:

@@ -1,0 +1,139 @@
+"""A batch's script: its changes in execution order, as the files ``ip -batch`` reads.
+
+Each change line is followed by a progress marker (``link show dev lo``,
+one line of output with ``-o``), so that ip's output tells exactly how many
+changes ran. Nothing here runs a process.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Tuple
+
+from .classify import classify
+from .errors import InvalidArgument, NetnsWrapError
+from .ops import Write
+from .result import Result
+from .where import Argv, Where
+
+MARKER = "link show dev lo"
+_MARKED = re.compile(r"^1: lo[:@]", re.M)
+# The batch's ip, with its output in OUT, holding a lock on OUT while it runs
+# (so that `cleanup` can tell a batch still running from one whose owner died).
+RUN_SCRIPT = 'exec flock "$2" ip -o -batch "$1" >"$2"'
+# What a batch line cannot carry: whitespace splits words, '#' starts a
+# comment anywhere, a leading quote opens a quoted word, a trailing '\' joins lines.
+_UNSAFE = re.compile(r"[\s#\"'\\]")
+ANY = object()  # stands for "every namespace" in ordering (a PID target other than the base)
+
+
+@dataclass(eq=False)
+class Op:
+    """One change as recorded: where it runs and the :class:`Write`."""
+
+    where: Where
+    write: Write
+    touches: frozenset
+
+
+def line_safe(word: str) -> bool:
+    """Whether ``word`` can go into an ``ip -batch`` line as one word."""
+    return not _UNSAFE.search(word)
+
+
+def check_line(argv) -> None:
+    for word in argv:
+        if not line_safe(word):
+            raise InvalidArgument(f"{word!r} cannot go into an ip -batch line "
+                                  "(no whitespace, '#', quotes or backslashes)")
+
+
+@dataclass(eq=False)
+class Segment:
+    """Consecutive ops that run in one namespace."""
+
+    where: Where
+    ops: List[Op] = field(default_factory=list)
+
+
+def schedule(ops: List[Op], base: Where) -> List[Segment]:
+    """Segments in execution order: each op goes right after the last one it
+    depends on (one touching a namespace it touches), joining that segment
+    when it runs in the same namespace; ops of the script's own namespace go
+    as early as they may, a new segment of another namespace goes last."""
+    segments: List[Segment] = []
+    latest: dict = {}  # namespace -> the last segment touching it (ANY: the last such op's)
+    for op in ops:
+        if ANY in op.touches:
+            before = segments[-1:]
+        else:
+            before = [latest[t] for t in op.touches | {ANY} if t in latest]
+        last = max((segments.index(seg) for seg in before), default=-1)
+        if last >= 0 and segments[last].where == op.where:
+            segment = segments[last]
+        else:
+            segment = Segment(op.where)
+            segments.insert(last + 1 if op.where == base else len(segments), segment)
+        segment.ops.append(op)
+        latest.update(dict.fromkeys(op.touches, segment))
+    return segments
+
+
+def _line(argv: Argv) -> str:
+    return " ".join(argv[1:])  # a batch line is an ip command without "ip"
+
+
+class Plan:
+    """Segments turned into files of ``directory``: a main script (``name``),
+    one per other namespace (``netns exec NS ip … -batch FILE`` lines), and
+    where each op's line is. ``undo``: ``ip -force`` goes on past a failing
+    line, and there are no markers. Every segment runs at ``base`` or in a
+    named namespace (a batch line can only enter one by its name)."""
+
+    def __init__(self, base: Where, segments: List[Segment], directory: str, *, name: str = "main",
+                 undo: bool = False):
+        self.base = base
+        self.ops = [op for seg in segments for op in seg.ops]
+        self.main = f"{directory}/{name}"
+        self.out = f"{directory}/out"
+        self.journal = f"{directory}/journal.json"
+        self.line_of: Dict[int, Tuple[str, int]] = {}  # id(op) -> (script, line number)
+        options = "-force" if undo else "-o"
+        per_op = [] if undo else [MARKER]
+        prefix = "" if name == "main" else f"{name}."
+        main: List[str] = []
+        self.files: Dict[str, str] = {}
+        for number, seg in enumerate(segments):
+            if seg.where != base and seg.where.name is None:
+                raise NetnsWrapError(f"a batch line cannot enter {seg.where} from {base}")
+            lines = main if seg.where == base else []
+            path = self.main if seg.where == base else f"{directory}/{prefix}ns{number}"
+            for op in seg.ops:
+                lines.append(_line(op.write.argv))
+                self.line_of[id(op)] = (path, len(lines))
+                lines += per_op
+            if seg.where != base:
+                self.files[path] = "".join(line + "\n" for line in lines)
+                main.append(f"netns exec {seg.where.name} ip {options} -batch {path}")
+        self.files[self.main] = "".join(line + "\n" for line in main)
+        self.argv: Argv = (("ip", "-force", "-batch", self.main) if undo
+                           else ("sh", "-c", RUN_SCRIPT, "netnswrap-batch", self.main, self.out))
+
+    def error(self, result: Result, out: str) -> NetnsWrapError:
+        """The error of the op that failed (the one after the last marker),
+        as a handle would have raised it."""
+        done = ran(out, self.ops)
+        failed = self.ops[done] if done < len(self.ops) else None
+        argv = failed.where.place(failed.write.argv) if failed else result.argv
+        error = classify(argv, result.returncode, result.stdout, result.stderr)
+        if error is None:  # cannot be: the result failed
+            error = NetnsWrapError(f"ip -batch failed with exit status {result.returncode}")
+        error.batch_line = self.line_of[id(failed)][1] if failed else None
+        return error
+
+
+def ran(out: str, ops: list) -> int:
+    """How many ops ran, from the markers in ip's output."""
+    return min(len(_MARKED.findall(out)), len(ops))
+
+
