@@ -66,14 +66,13 @@ def apply(spec, *, runner: Optional[Runner] = None) -> List[str]:
 def destroy(spec, *, runner: Optional[Runner] = None) -> List[str]:
     """Delete the namespaces ``spec`` declares that exist (with all they
     hold), nothing else; returns the command lines it ran.
-    Equivalent to: ``ip -j netns list``, then ``ip netns del NAME`` for each, in one ``ip -batch``"""
+    Equivalent to: ``[ -e /run/netns/NAME ]`` for each, then ``ip netns del NAME``
+    for those that exist, in one ``ip -batch``"""
     lab = load(spec)
     handle = Netns(runner=runner)
-    present = {entry["name"] for entry in handle.netns_list()}
     batch = handle.batch()
-    for name in lab.namespaces:
-        if name in present:
-            batch.netns_del(name)
+    for name in live.existing(handle, lab.namespaces):
+        batch.netns_del(name)
     ran = [line for _, group in lines(batch) for line in group]
     batch.run()
     return ran

@@ -111,6 +111,16 @@ def read_json(handle, shows: List[Argv], wanted: List[str]) -> Dict[str, List[li
     return found
 
 
+def existing(handle, names: Iterable[str]) -> List[str]:
+    """Which of the named namespaces ``names`` exist (have ``/run/netns/NAME``).
+    Equivalent to: ``sh -c 'for ns; do [ -e "/run/netns/$ns" ] && echo "$ns"; done' sh NAME…``
+    (not ``ip netns list``, which fails on another's half-deleted namespace)"""
+    names = list(names)
+    script = 'for ns; do [ -e "/run/netns/$ns" ] && printf "%s\\n" "$ns"; done; true'
+    listed = set(handle.run(("sh", "-c", script, "sh", *names)).stdout.split("\n"))
+    return [name for name in names if name in listed]
+
+
 def read_sysctls(handle, keys: Argv, names: List[str]) -> Dict[str, Dict[str, str]]:
     """``{namespace: {key: value}}`` of ``keys`` in each of ``names`` (a key
     a namespace lacks is left out). Equivalent to: ``ip netns exec NS sysctl -e KEY…`` in each"""
