@@ -88,12 +88,20 @@ def export(handle, namespaces=None) -> dict:
             break
     else:
         raise NetnsWrapError(f"topology() read no links in {', '.join(unread)} ({READS} times)")
+    return spec_of(topology, chosen, read_sysctls(handle, EXPORTED_SYSCTLS, chosen) if chosen else {})
+
+
+def spec_of(topology: dict, chosen: List[str], sysctls: Dict[str, Dict[str, str]]) -> dict:
+    """The topology file of namespaces ``chosen`` of a :func:`~netnswrap.topology.topology`
+    dict, with ``sysctls`` (``{namespace: {key: value}}``; the ones of
+    :data:`EXPORTED_SYSCTLS` that are not 0 are kept). No command runs."""
+    named = {space["name"]: space for space in topology["namespaces"] if space["name"] is not None}
     veths, ends = _veths(_paired_again(topology["veth_pairs"], [named[name] for name in chosen]), set(chosen))
-    forwarding = read_sysctls(handle, EXPORTED_SYSCTLS, chosen) if chosen else {}
     spec: dict = {"namespaces": {}}
     for name in chosen:
-        sysctls = {key: value for key, value in forwarding.get(name, {}).items() if value != "0"}
-        spec["namespaces"][name] = _namespace(named[name], ends.get(name, set()), sysctls)
+        kept = {key: value for key, value in sysctls.get(name, {}).items()
+                if key in EXPORTED_SYSCTLS and value != "0"}
+        spec["namespaces"][name] = _namespace(named[name], ends.get(name, set()), kept)
     if veths:
         spec["links"] = veths
     return spec
