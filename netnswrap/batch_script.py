@@ -17,10 +17,12 @@ from .result import Result
 from .where import Argv, Where
 
 MARKER = "link show dev lo"
+MARKER_ROOM = 256  # bytes of output per marker (`ip -o link show dev lo` prints about 145)
 _MARKED = re.compile(r"^1: lo[:@]", re.M)
-# The batch's ip, with its output in OUT, holding a lock on OUT while it runs
+# The batch's ip, with its output written over OUT (room reserved before, so
+# that no marker is lost to a full disk), holding a lock on OUT while it runs
 # (so that `cleanup` can tell a batch still running from one whose owner died).
-RUN_SCRIPT = 'exec flock "$2" ip -o -batch "$1" >"$2"'
+RUN_SCRIPT = 'exec flock "$2" ip -o -batch "$1" 1<>"$2"'
 # What a batch line cannot carry: whitespace splits words, '#' starts a
 # comment anywhere, a leading quote opens a quoted word, a trailing '\' joins lines.
 _UNSAFE = re.compile(r"[\s#\"'\\]")

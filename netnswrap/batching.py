@@ -61,7 +61,7 @@ import signal
 import threading
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from .batch_script import ANY, Op, Plan, check_line, schedule
+from .batch_script import ANY, MARKER_ROOM, Op, Plan, check_line, schedule
 from .batch_undo import journal, undo_ran
 from .errors import InvalidArgument, NetnsWrapError
 from .ops import Write, where_of
@@ -167,6 +167,7 @@ class Batch(BatchNetns):
             runner.write_file(plan.journal, journal(plan, runner.caller_pid()))  # first: a record of it all
             for path, text in plan.files.items():
                 runner.write_file(path, text)
+            runner.reserve_file(plan.out, MARKER_ROOM * (len(plan.ops) + 1))
         except BaseException:
             runner.remove_dir(directory)
             raise

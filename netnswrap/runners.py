@@ -93,6 +93,12 @@ class Runner:
         result = self.run(("cat", path))
         return result.stdout if result.ok else ""
 
+    def reserve_file(self, path: str, size: int) -> None:
+        """Create ``path`` with ``size`` bytes of room (zeros), so that what a
+        command later writes over it cannot run out of space.
+        Equivalent to: ``fallocate -l SIZE PATH``"""
+        self.run(("fallocate", "-l", str(size), path)).check()
+
     def remove_dir(self, path: str) -> None:
         """Remove a :meth:`scratch_dir` and what it holds. Equivalent to: ``rm -rf PATH``"""
         self.run(("rm", "-rf", path))

@@ -42,6 +42,10 @@ class Fake(Runner):
         assert path not in self.files, f"{path} written twice"
         self.files[path] = text
 
+    def reserve_file(self, path, size):
+        assert path not in self.files and size > 0
+        self.files[path] = ""
+
     def read_file(self, path):
         if path.startswith("/proc/"):
             return "1 (python)" if self.owner_alive else ""
@@ -130,9 +134,9 @@ def test_star_runs_as_one_process_with_root_lines_first_then_one_exec_per_namesp
                                       "link set dev eth0 up"]
     assert files["/d/ns2"] == files["/d/ns1"].replace("10.0.0.1", "10.0.0.2")
     (argv, seen), = runner.calls  # one process; its files existed while it ran, and are gone
-    assert argv == ("sh", "-c", 'exec flock "$2" ip -o -batch "$1" >"$2"', "netnswrap-batch",
+    assert argv == ("sh", "-c", 'exec flock "$2" ip -o -batch "$1" 1<>"$2"', "netnswrap-batch",
                     "/run/netnswrap/batch.t1/main", "/run/netnswrap/batch.t1/out")
-    assert set(seen) == {"/run/netnswrap/batch.t1/" + name for name in ("main", "ns1", "ns2", "journal.json")}
+    assert set(seen) == {"/run/netnswrap/batch.t1/" + name for name in ("main", "ns1", "ns2", "journal.json", "out")}
     assert runner.files == {}
 
 
@@ -153,7 +157,7 @@ def test_dry_run_prints_the_commands_and_writes_nothing(capsys, tmp_path, monkey
     with nw.use_runner(runner):
         with nw.batch() as b:
             b.netns_add("h1").link_set_up("lo")
-    assert [argv[0] for argv in runner.commands] == ["mktemp", "tee", "tee", "tee", "sh", "rm"]
+    assert [argv[0] for argv in runner.commands] == ["mktemp", "tee", "tee", "tee", "fallocate", "sh", "rm"]
     out = capsys.readouterr().out
     assert "tee /run/netnswrap/batch.DRYRUN/ns1 <<'EOF'\nlink set dev lo up\nlink show dev lo\nEOF" in out
     assert "netns exec h1 ip -o -batch /run/netnswrap/batch.DRYRUN/ns1\n" in out

@@ -300,3 +300,25 @@ def test_sigkill_during_a_long_batch_leaves_a_record_that_cleanup_undoes():
     finally:
         for name in leftovers(prefix):
             subprocess.run(["ip", "netns", "del", name])
+
+
+def test_a_full_scratch_disk_is_an_error_before_ip_runs_and_nothing_is_left(names):
+    """A tmpfs of 128 KiB over /run/netnswrap, in a mount namespace of this test's own."""
+    (home,) = names(1)
+    code = textwrap.dedent(f"""
+        import subprocess, sys
+        import netnswrap as nw
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k,mode=700", "nw9full", "/run/netnswrap"], check=True)
+        try:
+            with nw.batch() as b:
+                scope = b.netns_add({home!r})
+                for i in range(300):
+                    scope.addr_add("lo", f"10.{{i // 250}}.{{i % 250}}.1/32")
+        except nw.NetnsWrapError as exc:
+            print(type(exc).__name__, exc)
+    """)
+    done = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, "-c", code],
+                          capture_output=True, text=True, timeout=120)
+    # the scripts and record fit; the room for ip's progress markers does not
+    assert "cannot reserve" in done.stdout and "No space left on device" in done.stdout, done.stdout + done.stderr
+    assert home not in kernel.namespaces()  # nothing ran

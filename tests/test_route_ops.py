@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import netnswrap as nw
-from netnswrap.batching import MARKER
+from netnswrap.batch_script import MARKER
 from netnswrap.ops import kinds, neigh, route, sysctl
 from netnswrap.runners import Result, Runner
 from netnswrap.where import Where
