@@ -164,6 +164,11 @@ class RecordingRunner(Runner):
         self._keep({"argv": ["cat", path], "stdin": None, "returncode": 0, "stdout": text, "stderr": ""})
         return text
 
+    def reserve_file(self, path: str, size: int) -> None:
+        self.inner.reserve_file(path, size)
+        self._keep({"argv": ["fallocate", "-l", str(size), path], "stdin": None, "returncode": 0,
+                    "stdout": "", "stderr": ""})
+
     def remove_dir(self, path: str) -> None:
         self.inner.remove_dir(path)
         self._keep({"argv": ["rm", "-rf", path], "stdin": None, "returncode": 0, "stdout": "", "stderr": ""})
