@@ -131,17 +131,24 @@ FAILURES = [
 
 def random_batch(b, home: str, created: list, rng: random.Random, fail_at: int, count: int):
     """``count`` changes in ``home`` and namespaces the batch creates (links
-    that exist before: host0 only, moved/renamed/addressed); line ``fail_at``
-    fails. Returns the scope and the failing change's maker."""
+    that exist before: host0 only, addressed, renamed, moved into a namespace
+    the batch makes and renamed there); change ``fail_at`` fails."""
     scope = b.netns(home)
     scope.addr_add("lo", "10.77.0.1/8")
-    made = 0
+    made, moved = 0, False
     for index in range(count):
         if index == fail_at:
             rng.choice(FAILURES)(scope, rng)
             return
-        choice = rng.randrange(6)
-        if choice == 0 and created:
+        choice = rng.randrange(7)
+        if choice == 6 and created and not moved:  # host0 existed: into a namespace the batch makes
+            moved = True
+            new = b.netns_add(created.pop())
+            scope.link_set("host0", netns=new)
+            new.link_set("host0", name="moved0")
+        elif choice in (3, 4, 6) and moved:
+            continue
+        elif choice == 0 and created:
             b.netns_add(created.pop())
         elif choice == 1:
             made += 1
