@@ -6,17 +6,25 @@ dry run hands out one that has already ended (:meth:`Process.finished`). The
 reader's side is the same for all: ``lines()``, ``wait()``, ``terminate()``,
 ``kill()``, ``running``, ``returncode``, and ``with … as process:``, which kills
 the program's process group when the block ends.
+
+A child forked from the process that spawned (os.fork, multiprocessing's
+'fork') gets copies of its Processes but not the threads that follow the
+programs, which are not its children either: there a Process still running
+refuses to be waited for or signalled (:class:`~netnswrap.errors.NetnsWrapError`
+at once, not a wait forever), and ``with`` leaves it to the parent.
 """
 from __future__ import annotations
 
+import os
 import queue
 import shlex
 import signal
 import threading
 import time
+import weakref
 from typing import Callable, Dict, Iterator, List, NoReturn, Optional, Sequence
 
-from .errors import CommandTimeout, InvalidArgument
+from .errors import CommandTimeout, InvalidArgument, NetnsWrapError
 from .result import Result
 from .validate import check_timeout
 
@@ -24,6 +32,9 @@ from .validate import check_timeout
 TERMINATE_GRACE = 5.0
 
 _END = object()  # in the line queue: no more lines
+
+# The Processes of programs this process started (see forget_programs).
+_attached: "weakref.WeakSet[Process]" = weakref.WeakSet()
 
 
 class Process:
@@ -55,6 +66,7 @@ class Process:
         self._ended = threading.Event()
         self._returncode: Optional[int] = None
         self._on_end: List[Callable[["Process"], None]] = []
+        self._parent: Optional[int] = None  # in a forked child: the PID that started the program
 
     @classmethod
     def finished(cls, argv: Sequence[str], returncode: int, stdout: str = "", stderr: str = "") -> "Process":
@@ -71,6 +83,7 @@ class Process:
     def attach(self, pid: int, signal_group: Callable[[int], None]) -> None:
         """The program has started: its PID, and how to signal its group."""
         self.pid, self._signal_group = pid, signal_group
+        _attached.add(self)
 
     def add_stdout(self, line: str) -> None:
         """A line (or the last, unterminated piece) the program wrote to stdout."""
@@ -133,6 +146,7 @@ class Process:
         call; None: no limit) the group is killed and :class:`CommandTimeout`
         raised. (A program whose stdout went to a file of the caller's yields none.)"""
         limit = check_timeout(timeout)
+        self._check_ours()
         deadline = None if limit is None else time.monotonic() + limit
         while True:
             try:
@@ -150,6 +164,7 @@ class Process:
         stdout, stderr, exit status). Past ``timeout`` seconds (None: no limit)
         the group is killed and :class:`CommandTimeout` raised."""
         limit = check_timeout(timeout)
+        self._check_ours()
         if not self._ended.wait(limit):
             self._expire(limit)
         return self.result()
@@ -167,6 +182,7 @@ class Process:
         SIGKILL. Returns once it has ended.
         Equivalent to: ``kill -TERM -PGID; sleep GRACE; kill -KILL -PGID``"""
         grace = check_timeout(grace) or 0.0
+        self._check_ours()
         self.send_signal(signum)
         if not self._ended.wait(grace):
             self.kill()
@@ -174,6 +190,7 @@ class Process:
     def kill(self) -> None:
         """SIGKILL to the program's whole group; returns once it has ended.
         Equivalent to: ``kill -KILL -PGID``"""
+        self._check_ours()
         self.send_signal(signal.SIGKILL)
         self._ended.wait()
 
@@ -181,6 +198,7 @@ class Process:
         """Send ``signum`` to the program's group while it runs (after its end,
         nothing: its group ID may be someone else's by then).
         Equivalent to: ``kill -SIGNUM -PGID``"""
+        self._check_ours()
         if self.running and self._signal_group is not None:
             self._signal_group(signum)
 
@@ -193,17 +211,39 @@ class Process:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self.kill()
+        if self._parent is None:  # in a forked child the program is the parent's to end
+            self.kill()
 
     def __repr__(self) -> str:
         state = "running" if self.running else f"returncode={self._returncode}"
         return f"<Process pid={self.pid} {state}: {self.command}>"
+
+    def _check_ours(self) -> None:
+        if self._parent is not None:
+            raise NetnsWrapError(f"{self.command} (PID {self.pid}) was started by process {self._parent}, "
+                                 f"which this one ({os.getpid()}) was forked from while it ran: only "
+                                 f"process {self._parent} can wait for it or signal it")
+
+    def _after_fork(self, parent: int) -> None:
+        """This is a forked child's copy: a lock no dead thread holds, and, if
+        the program still ran at the fork, the PID of the process that started it."""
+        self._lock = threading.Lock()
+        if self.running and self._parent is None:
+            self._parent = parent
 
     def _expire(self, limit: Optional[float]) -> NoReturn:
         self.kill()
         with self._lock:
             stdout, stderr = "".join(self._stdout), "".join(self._stderr)
         raise CommandTimeout(self.argv, limit or 0.0, stdout, stderr, returncode=self._returncode)
+
+
+def forget_programs(parent: int) -> None:
+    """In a child forked from process ``parent``: the programs it had
+    spawned and that still ran are its own, not this process's (the runner
+    that spawns calls this after a fork)."""
+    for process in list(_attached):
+        process._after_fork(parent)
 
 
 def check_env(env) -> Optional[Dict[str, str]]:

@@ -6,8 +6,10 @@ so ``import netnswrap``, parsing and replay work on machines without it.
 from __future__ import annotations
 
 import contextlib
+import gc
 import heapq
 import itertools
+import logging  # noqa: F401 - sh imports it; loaded first, its fork hooks are not added during a fork (_before_fork)
 import os
 import shutil
 import signal
@@ -19,7 +21,7 @@ import warnings
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .errors import CommandError, CommandTimeout, InvalidArgument, NetnsWrapError, ToolNotFound
-from .process import Process, check_env
+from .process import Process, check_env, forget_programs
 from .runners import SCRATCH_ROOT, Result, Runner
 from .validate import check_argv, check_timeout
 
@@ -34,6 +36,38 @@ _ANY_STATUS = tuple(range(-64, 256))
 # fork. Only the spawn is locked (until the child has exec'd): waiting for
 # commands and reading their output go on in parallel.
 _spawn_lock = threading.Lock()
+# The thread spawning (holding the lock), and whether the collector was on
+# before sh turned it off: what a child forked meanwhile needs (_after_fork).
+_spawner: Optional[int] = None
+_collecting = True
+
+
+@contextlib.contextmanager
+def _spawning() -> Iterator[None]:
+    """Hold the spawn lock, noting who holds it."""
+    global _spawner, _collecting
+    with _spawn_lock:
+        _spawner, _collecting = threading.get_ident(), gc.isenabled()
+        try:
+            yield
+        finally:
+            _spawner = None
+
+# sh, imported on the first command. A fork while another thread imports it
+# (sh and what it imports, asyncio and ssl among them, take a while) would
+# leave the child half-made modules whose import locks nobody releases: the
+# import holds _import_lock, and a fork holds it too (_before_fork).
+_sh: Any = None
+_import_lock = threading.RLock()  # re-entrant: the importing thread itself may fork
+
+
+def _import_sh():
+    global _sh
+    if _sh is None:
+        with _import_lock:
+            import sh
+            _sh = sh
+    return _sh
 
 # Python 3.12+ warns at every fork() from a process with threads (sh's own
 # reader threads suffice) that the child may deadlock on a lock another thread
@@ -74,8 +108,7 @@ class ShRunner(Runner):
 
     def run(self, argv: Sequence[str], *, input: Optional[str] = None,
             timeout: Optional[float] = None) -> Result:
-        import sh
-
+        sh = _import_sh()
         argv = check_argv(argv)
         limit = self.timeout if timeout is None else check_timeout(timeout)
         check_exec_size(argv)
@@ -85,7 +118,7 @@ class ShRunner(Runner):
         # child's fd-by-fd closing loop in sh is redundant (~1 ms a process).
         running = deadline = None
         try:
-            with _spawn_lock, _ctrl_c_deferred(), _exec_failure(sh, argv):
+            with _spawning(), _ctrl_c_deferred(), _exec_failure(sh, argv):
                 running = program(*argv[1:], _bg=True, _bg_exc=False, _tty_out=False,
                                   _env=dict(os.environ, LC_ALL="C"), _in=input,
                                   _ok_code=_ANY_STATUS, _new_group=True, _close_fds=False)
@@ -119,8 +152,7 @@ class ShRunner(Runner):
         descriptor it reads itself. ``stdout``/``stderr``: None (read as they
         come, kept by the Process), or a file object or descriptor the program
         writes to itself (then not kept). Equivalent to: ``ARGV… &``"""
-        import sh
-
+        sh = _import_sh()
         argv = check_argv(argv)
         variables = check_env(env) or {}
         check_exec_size(argv)
@@ -132,7 +164,7 @@ class ShRunner(Runner):
         running = None
         with open(os.devnull, "rb") as nothing:
             try:
-                with _spawn_lock, _ctrl_c_deferred(), _exec_failure(sh, argv):
+                with _spawning(), _ctrl_c_deferred(), _exec_failure(sh, argv):
                     running = program(*argv[1:], _bg=True, _bg_exc=False, **no_tty,
                                       _env={**os.environ, "LC_ALL": "C", **variables},
                                       _in=nothing if stdin is None else stdin,
@@ -308,6 +340,13 @@ class _Watchdog:
     PENDING, CANCELLED, EXPIRED = range(3)
 
     def __init__(self) -> None:
+        self.forget()
+
+    def forget(self) -> None:
+        """Start empty: also in a forked child, where no thread is left (only
+        the forking one is copied), no deadline is the child's (the parent's
+        commands are not its to kill), and the condition's lock may be held by
+        a thread that is gone; the next :meth:`watch` starts a thread."""
         self._condition = threading.Condition()
         self._heap: List[list] = []
         self._numbers = itertools.count()
@@ -350,6 +389,36 @@ class _Watchdog:
 
 
 _watchdog = _Watchdog()
+
+
+def _after_fork() -> None:
+    """In a child forked from a process using this runner (os.fork,
+    multiprocessing's 'fork'), only the forking thread lives on: a lock
+    another thread held would stay held forever (the spawn lock, sh's import),
+    the watchdog thread recorded as started is gone (timeouts would go
+    unenforced), the collector sh turned off for a spawn under way would stay
+    off, and the programs spawned so far are the parent's. Start afresh.
+    (sh's own children, forked while spawning, are left as they are: they exec.)"""
+    global _spawn_lock, _import_lock, _spawner
+    if _spawner == threading.get_ident():
+        return
+    if _spawner is not None and _collecting:
+        gc.enable()
+    _spawn_lock, _import_lock, _spawner = threading.Lock(), threading.RLock(), None
+    _watchdog.forget()
+    forget_programs(os.getppid())
+
+
+def _before_fork() -> None:
+    """Wait for an import of sh under way in another thread (see _import_sh)."""
+    _import_lock.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _import_lock.release()
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork)
 
 
 def _is_terminal(stream) -> bool:
