@@ -3,7 +3,7 @@
 
     python benchmarks/bench_parsers.py             # 1,000 interfaces, plus a linearity table
     python benchmarks/bench_parsers.py --n 5000
-    python benchmarks/bench_parsers.py --fuzz 120  # the fuzz test of tests/, for longer
+    python benchmarks/bench_parsers.py --fuzz 120  # the fuzz test of tests/, for longer, and its slowest parse
 
 The state is synthetic but built from a real recording
 (fixtures/parsers/ip_addr--live-addr.out and its `ip -j` twin .ref.json):
@@ -60,8 +60,9 @@ def main() -> int:
     if args.fuzz:
         sys.path.insert(0, os.path.join(ROOT, "tests"))
         from test_parsers_fuzz import run_fuzz
-        print(f"fuzz: {run_fuzz(args.fuzz, seed=int(time.time()))} mutated inputs, "
-              "every parser raised only ParseError")
+        tried, slowest, data = run_fuzz(seconds=args.fuzz, seed=int(time.time()))
+        print(f"fuzz: {tried} mutated inputs, every parser raised only ParseError; "
+              f"slowest parse {slowest * 1000:.2f} ms, on {len(data)} characters or bytes: {data[:80]!r}…")
         return 0
     text, js = build(args.n)
     parsed = ip_addr.parse(text)
@@ -71,9 +72,13 @@ def main() -> int:
     print(f"  ip_addr.parse(text): {t_text * 1000:8.2f} ms")
     print(f"  json.loads(ip -j):   {t_json * 1000:8.2f} ms   (text/json x{t_text / t_json:.1f})")
     print("linearity (time per interface should stay flat):")
+    per_interface = []
     for n in (args.n // 4, args.n // 2, args.n, args.n * 2):
         t = best_of(ip_addr.parse, build(n)[0], repeat=3)
+        per_interface.append(t / n)
         print(f"  n={n:6d}: {t * 1000:8.2f} ms  {t / n * 1e6:6.1f} us/interface")
+    print(f"  per interface at n={args.n * 2} / at n={args.n // 4}: x{per_interface[-1] / per_interface[0]:.2f}"
+          " (1 when linear; 8 when quadratic)")
     return 0
 
 
