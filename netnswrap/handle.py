@@ -213,7 +213,7 @@ class Netns(WriteMethods, ReadMethods):
         and bridges, as one JSON-ready dict (namespaces it cannot enter marked
         ``"readable": False``). Equivalent to: ``ip -n NS -d -j addr show`` for
         each named namespace (one ``sh`` loop) plus ``lsns -J -t net``."""
-        from .topology import topology
+        from .host_topology import topology
         return topology(self)
 
     def batch(self) -> "Batch":

@@ -1,4 +1,4 @@
-"""A :func:`~netnswrap.topology.topology` dict as text for people: a tree
+"""A :func:`~netnswrap.host_topology.topology` dict as text for people: a tree
 (``netnswrap topology``) or a Graphviz graph (``netnswrap topology --dot``)."""
 from __future__ import annotations
 

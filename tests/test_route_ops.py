@@ -253,7 +253,9 @@ def test_handles_raise_the_typed_error_of_a_recorded_failure(case_id, call, erro
 def test_module_level_functions_are_the_callers_handle_methods():
     for name in ("route_list", "route_add", "route_replace", "route_del", "route_get", "neigh_list",
                  "neigh_add", "neigh_del", "sysctl_get", "sysctl_set", "link_add"):
-        assert getattr(nw, name).__self__ is nw._caller and name in nw.__all__
+        function = getattr(nw, name)
+        assert function.__self__ == nw.Netns() and function.__func__ is getattr(nw.Netns, name)
+        assert name in nw.__all__ and name in nw.HANDLE_METHODS
 
 
 # --- text where ip has no -j: busybox, iproute2 before 4.14 -----------------------

@@ -20,7 +20,7 @@ from netnswrap.nsids import MEMBERS, lsns_and_caller as lsns_and_caller_argv
 from netnswrap import render
 from netnswrap.runners import Result, Runner
 from netnswrap.containers import ENGINES
-from netnswrap.topology import NAMED_LINES, NAMED_READ, _split_all, each_named
+from netnswrap.host_topology import NAMED_LINES, NAMED_READ, _split_all, each_named
 
 CASSETTE = Path(__file__).parent.parent / "fixtures" / "cassettes" / "topology-docker-host.json"
 RECORDED = Path(__file__).parent.parent / "fixtures" / "reference" / "recorded"

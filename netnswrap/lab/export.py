@@ -1,6 +1,6 @@
 """A live host read back into a topology file that builds it again.
 
-:func:`export` reads :func:`~netnswrap.topology.topology` and writes, for
+:func:`export` reads :func:`~netnswrap.host_topology.topology` and writes, for
 the named namespaces asked for, what the file format can say:
 
 - links of the kinds ``link_add`` makes (bridge, macvlan, ipvlan, vxlan,
@@ -70,7 +70,7 @@ def export(handle, namespaces=None) -> dict:
     """A topology (the file format's shape) of the named namespaces
     ``namespaces`` (all named ones when None) as ``handle`` sees them.
 
-    Equivalent to: what :func:`netnswrap.topology.topology` reads, and
+    Equivalent to: what :func:`netnswrap.host_topology.topology` reads, and
     ``ip netns exec NS sysctl -e net.ipv4.ip_forward net.ipv6.conf.all.forwarding``
     for each (in one process, see :func:`netnswrap.lab.live.in_each`)."""
     wanted = None if namespaces is None else \
@@ -92,7 +92,7 @@ def export(handle, namespaces=None) -> dict:
 
 
 def spec_of(topology: dict, chosen: List[str], sysctls: Dict[str, Dict[str, str]]) -> dict:
-    """The topology file of namespaces ``chosen`` of a :func:`~netnswrap.topology.topology`
+    """The topology file of namespaces ``chosen`` of a :func:`~netnswrap.host_topology.topology`
     dict, with ``sysctls`` (``{namespace: {key: value}}``; the ones of
     :data:`EXPORTED_SYSCTLS` that are not 0 are kept). No command runs."""
     named = {space["name"]: space for space in topology["namespaces"] if space["name"] is not None}

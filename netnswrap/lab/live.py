@@ -26,7 +26,7 @@ from typing import Dict, Iterable, List, Optional, Set
 from ..errors import NetnsWrapError, ParseError
 from ..ops.addr import list_ as addr_list
 from ..ops.route import list_ as route_list
-from ..topology import _HEADER
+from ..host_topology import _HEADER
 from ..where import Argv
 from .spec import Lab
 
@@ -130,7 +130,7 @@ def read_sysctls(handle, keys: Argv, names: List[str]) -> Dict[str, Dict[str, st
 
 def split_text(text: str, names: Iterable[str]) -> Dict[str, str]:
     """:func:`in_each` output → ``{name: what CMD printed there}``
-    (names matched longest first, as :func:`netnswrap.topology._split_all` does)."""
+    (names matched longest first, as :func:`netnswrap.host_topology._split_all` does)."""
     known = sorted(names, key=len, reverse=True)
     found: Dict[str, str] = {}
     at = text.find(_HEADER)
