@@ -27,6 +27,9 @@ from test_process import nothing_left  # noqa: F401 - autouse: nothing a test st
 
 BOUND = 30.0  # seconds a child may take before it counts as hung
 
+# Forking a process with threads is the case under test (Python 3.12+ warns of it).
+pytestmark = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded, use of fork:DeprecationWarning")
+
 fork = multiprocessing.get_context("fork")
 
 
