@@ -53,6 +53,7 @@ def _spawning() -> Iterator[None]:
         finally:
             _spawner = None
 
+
 # sh, imported on the first command. A fork while another thread imports it
 # (sh and what it imports, asyncio and ssl among them, take a while) would
 # leave the child half-made modules whose import locks nobody releases: the
@@ -62,12 +63,14 @@ _import_lock = threading.RLock()  # re-entrant: the importing thread itself may 
 
 
 def _import_sh():
+    """The ``sh`` module, imported by the first command (see above)."""
     global _sh
     if _sh is None:
         with _import_lock:
             import sh
             _sh = sh
     return _sh
+
 
 # Python 3.12+ warns at every fork() from a process with threads (sh's own
 # reader threads suffice) that the child may deadlock on a lock another thread
