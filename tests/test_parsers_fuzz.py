@@ -150,11 +150,7 @@ def largest_repeatable_fixture(module) -> str:
     raise AssertionError(f"no fixture of {module.__name__} parses when repeated")
 
 
-@pytest.mark.parametrize("module", [
-    pytest.param(module, marks=pytest.mark.xfail(strict=True, reason=(
-        "quadratic on repeated counter names: each repeat searches NAME#2, NAME#3… for a free key")))
-    if module is P.ethtool_stats else module
-    for module in MODULES], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
 def test_work_grows_linearly_with_the_input(module):
     """8 times the input (the largest fixture repeated 8 and 64 times) costs at
     most 8 times the work; a parse that rescans what it has read costs 64."""

@@ -71,6 +71,7 @@ def parse(data: Union[str, bytes], raw: bool = False, quiet: bool = False) -> Di
     text = text_of(data)
     lines = [ln for ln in text.splitlines() if ln.strip()]
     stats: Dict[str, int] = {}
+    repeats: Dict[str, int] = {}                    # name -> the next #N to try
     section: Optional[Tuple[str, int]] = None       # (name, indent)
     for n, line in enumerate(lines):
         if line.strip() in _HEADERS or re.fullmatch(r"\S.*statistics( for \S+)?:", line.strip()):
@@ -88,8 +89,9 @@ def parse(data: Union[str, bytes], raw: bool = False, quiet: bool = False) -> Di
             raise ParseError(f"counter without a value: {line.strip()[:60]!r}")
         if section:
             name = f"{section[0]}{name}" if name.startswith("[") else f"{section[0]}.{name}"
-        key, count = name, 2
-        while key in stats:
+        key, count = name, repeats.get(name, 2)
+        while key in stats:  # a repeated name: NAME#2, NAME#3…, from where the last one stopped
             key, count = f"{name}#{count}", count + 1
+        repeats[name] = count
         stats[key] = to_int(value, name)
     return stats if raw else _process(stats)
