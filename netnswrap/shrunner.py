@@ -228,6 +228,18 @@ class ShRunner(Runner):
         except OSError:
             return ""
 
+    def reserve_file(self, path: str, size: int) -> None:
+        """Equivalent to: ``fallocate -l SIZE PATH`` (a full disk is a
+        :class:`NetnsWrapError` now, not a lost write later)."""
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, size)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise NetnsWrapError(f"cannot reserve {size} bytes for {path}: {exc.strerror or exc}") from None
+
     def remove_dir(self, path: str) -> None:
         """Equivalent to: ``rm -rf PATH``"""
         shutil.rmtree(path, ignore_errors=True)
