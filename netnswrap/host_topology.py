@@ -23,7 +23,7 @@ from .parsing import load_json_list
 from .peers import kind, mate, points_back
 from .where import Argv
 
-_HEADER = "\nnetns: "  # what `ip -all netns exec` prints before each namespace's output
+HEADER = "\nnetns: "  # what `ip -all netns exec` prints before each namespace's output
 
 
 def each_named(names: List[str], argv: Argv, lines: Sequence[str] = ()) -> Argv:
@@ -39,12 +39,6 @@ def each_named(names: List[str], argv: Argv, lines: Sequence[str] = ()) -> Argv:
     feed = f" <<'EOF'\n{feed}EOF\n" if lines else "; "
     script = f'for n; do printf "\\nnetns: %s\\n" "$n"; ip -n "$n" {shlex.join(argv[1:])}{feed}done; true'
     return ("sh", "-c", script, "sh", *names)
-
-
-def netns_exec_all(argv: Argv) -> Argv:
-    """``ip -all netns exec ARGV…``: ARGV in every named namespace, each
-    one's output after a ``\\nnetns: NAME\\n`` header."""
-    return ("ip", "-all", "netns", "exec") + argv
 
 
 def topology(handle: Handle) -> dict:
@@ -270,6 +264,24 @@ def _why(name: Optional[str], said: str) -> str:
     return said
 
 
+def split_named(text: str, names) -> Dict[str, str]:
+    """Output of one command per named namespace, each after a ``\\nnetns:
+    NAME\\n`` header (``ip -all netns exec``, :func:`each_named`) → ``{name:
+    what it printed there}``. Names are matched against the known ones
+    (longest first), so even a name with a newline is read right."""
+    known = sorted(names, key=len, reverse=True)
+    found: Dict[str, str] = {}
+    at = text.find(HEADER)
+    while at >= 0:
+        at += len(HEADER)
+        name = next((n for n in known if text.startswith(n + "\n", at)), None)
+        end = text.find(HEADER, at)
+        if name is not None:
+            found[name] = text[at + len(name) + 1:end if end >= 0 else len(text)]
+        at = end
+    return found
+
+
 def _split_all(text: str, names, arrays: int = 1) -> Dict[str, list]:
     """``ip -all netns exec … -j …`` output → ``{name: parsed JSON}``.
 
@@ -280,25 +292,21 @@ def _split_all(text: str, names, arrays: int = 1) -> Dict[str, list]:
     arrays one after another (``ip -j -batch``): its value is the list of them.
     """
     decoder = json.JSONDecoder()
-    known = sorted(names, key=len, reverse=True)
     found: Dict[str, list] = {}
-    at = text.find(_HEADER)
-    while at >= 0:
-        at += len(_HEADER)
-        name = next((n for n in known if text.startswith(n + "\n", at)), None)
-        if name is not None and text.startswith("[", at + len(name) + 1):
-            try:
-                values, start = [], at + len(name) + 1
-                while True:  # `ip -j -batch` prints each line's array on a line of its own
-                    value, at = decoder.raw_decode(text, start)
-                    values.append(value)
-                    if len(values) == arrays or not text.startswith("\n[", at):
-                        break
-                    start = at + 1
-                found[name] = values[0] if arrays == 1 else values
-            except ValueError as exc:
-                raise ParseError(f"ip -all netns exec: bad JSON for netns {name!r}: {exc}") from None
-        at = text.find(_HEADER, at)
+    for name, printed in split_named(text, names).items():
+        if not printed.startswith("["):
+            continue
+        try:
+            values, start = [], 0
+            while True:  # `ip -j -batch` prints each line's array on a line of its own
+                value, at = decoder.raw_decode(printed, start)
+                values.append(value)
+                if len(values) == arrays or not printed.startswith("\n[", at):
+                    break
+                start = at + 1
+        except ValueError as exc:
+            raise ParseError(f"ip -all netns exec: bad JSON for netns {name!r}: {exc}") from None
+        found[name] = values[0] if arrays == 1 else values
     return found
 
 

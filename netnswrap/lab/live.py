@@ -26,7 +26,7 @@ from typing import Dict, Iterable, List, Optional, Set
 from ..errors import NetnsWrapError, ParseError
 from ..ops.addr import list_ as addr_list
 from ..ops.route import list_ as route_list
-from ..host_topology import _HEADER
+from ..host_topology import split_named
 from ..where import Argv
 from .spec import Lab
 
@@ -90,7 +90,7 @@ def read_json(handle, shows: List[Argv], wanted: List[str]) -> Dict[str, List[li
     result = handle.run(in_each(wanted, ("ip", "-d", "-j", "-batch", "-"), stdin=lines), check=False)
     decoder = json.JSONDecoder()
     found: Dict[str, List[list]] = {}
-    for ns, text in split_text(result.stdout, wanted).items():
+    for ns, text in split_named(result.stdout, wanted).items():
         lists: List[list] = []
         at = 0
         try:
@@ -125,23 +125,7 @@ def read_sysctls(handle, keys: Argv, names: List[str]) -> Dict[str, Dict[str, st
     """``{namespace: {key: value}}`` of ``keys`` in each of ``names`` (a key
     a namespace lacks is left out). Equivalent to: ``ip netns exec NS sysctl -e KEY…`` in each"""
     result = handle.run(in_each(names, ("sysctl", "-e") + keys), check=False)
-    return {ns: sysctl_values(text) for ns, text in split_text(result.stdout, names).items()}
-
-
-def split_text(text: str, names: Iterable[str]) -> Dict[str, str]:
-    """:func:`in_each` output → ``{name: what CMD printed there}``
-    (names matched longest first, as :func:`netnswrap.host_topology._split_all` does)."""
-    known = sorted(names, key=len, reverse=True)
-    found: Dict[str, str] = {}
-    at = text.find(_HEADER)
-    while at >= 0:
-        at += len(_HEADER)
-        name = next((n for n in known if text.startswith(n + "\n", at)), None)
-        end = text.find(_HEADER, at)
-        if name is not None:
-            found[name] = text[at + len(name) + 1:end if end >= 0 else len(text)]
-        at = end
-    return found
+    return {ns: sysctl_values(text) for ns, text in split_named(result.stdout, names).items()}
 
 
 def sysctl_values(text: str) -> Dict[str, str]:
