@@ -20,7 +20,8 @@ Contenders, alternating within each round (the order rotates):
                      (``pip install pyroute2``: the benchmark's, never netnswrap's).
 
 Runs as root in a mount and network namespace of its own (it re-executes
-itself under ``unshare -m -n``, with a tmpfs on /run/netns and a sysfs of the
+itself under ``unshare -m -n``, with a tmpfs on /run/netns (and on /run/netnswrap,
+where batches write their scripts: /run is a tmpfs on a usual host) and a sysfs of the
 new network namespace on /sys): the stars' "root side" is that namespace,
 the names cannot collide with anyone's, and everything vanishes with it.
 """
@@ -43,6 +44,7 @@ ISOLATED = "NWB8_BENCH_ISOLATED"
 sys.path.insert(0, ROOT)
 
 import netnswrap as nw  # noqa: E402
+from netnswrap.runners import SCRATCH_ROOT  # noqa: E402
 from netnswrap.shrunner import ShRunner  # noqa: E402
 
 
@@ -277,6 +279,10 @@ def main() -> None:
     os.makedirs("/run/netns", exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "nwb8-bench", "/run/netns"], check=True)
     subprocess.run(["mount", "-t", "sysfs", "nwb8-sysfs", "/sys"], check=True)
+    # /run is a tmpfs on a usual host, where the batch writes its scripts; here it
+    # is the container's disk: a tmpfs of our own there, as on a usual host.
+    os.makedirs(SCRATCH_ROOT, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0700", "nwb8-scratch", SCRATCH_ROOT], check=True)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     try:
         for name, make in PYROUTE2.items():
