@@ -29,7 +29,7 @@ __version__ = "0.2.0"
 HANDLE_METHODS = (
     "netns_add", "netns_del", "netns_list", "netns_exists", "netns_pids", "netns_identify",
     "netns_attach", "link_list", "link_show", "veth_add", "bridge_add", "link_add", "link_set",
-    "link_set_up", "link_set_down", "link_del", "addr_list", "addr_add", "addr_del",
+    "link_set_up", "link_set_down", "link_del", "addr_list", "addr_add", "addr_del", "addr_flush",
     "ethtool_stats", "ethtool_features", "ethtool_driver", "can_move", "exec", "spawn",
     "route_list", "route_add", "route_replace", "route_del", "route_get", "neigh_list", "neigh_add",
     "neigh_del", "sysctl_get", "sysctl_set", "veth_peer", "topology", "batch",
@@ -90,6 +90,7 @@ if TYPE_CHECKING:  # what __getattr__ gives, for type checkers
     addr_list = _caller.addr_list
     addr_add = _caller.addr_add
     addr_del = _caller.addr_del
+    addr_flush = _caller.addr_flush
     ethtool_stats = _caller.ethtool_stats
     ethtool_features = _caller.ethtool_features
     ethtool_driver = _caller.ethtool_driver

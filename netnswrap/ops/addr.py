@@ -31,6 +31,11 @@ def delete(dev: str, cidr: str) -> Write:
     return Write(_change("del", dev, cidr), undo=Undo(_change("add", dev, cidr)))
 
 
+def flush(dev: str) -> Write:
+    """``ip addr flush dev DEV`` (not undone: what it removed is not known beforehand)"""
+    return Write(("ip", "addr", "flush", "dev", check_ifname(dev)))
+
+
 class AddrWrites(Changes):
     def addr_add(self, dev: str, cidr: str) -> None:
         """Equivalent to: ``ip addr add CIDR dev DEV``"""
@@ -39,6 +44,11 @@ class AddrWrites(Changes):
     def addr_del(self, dev: str, cidr: str) -> None:
         """Equivalent to: ``ip addr del CIDR dev DEV``"""
         self._apply(delete(dev, cidr))
+
+    def addr_flush(self, dev: str) -> None:
+        """Remove every address of ``dev`` (not undone by a failed batch).
+        Equivalent to: ``ip addr flush dev DEV``"""
+        self._apply(flush(dev))
 
 
 class AddrReads(Reads):
