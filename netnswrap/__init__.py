@@ -50,6 +50,8 @@ def __getattr__(name: str) -> Any:
     if name in HANDLE_METHODS:
         from .handle import Netns
         value = getattr(Netns(), name)
+    elif name == "lab":  # the declarative labs' package (nw.lab.rename, nw.lab.dump…)
+        value = importlib.import_module(f"{__name__}.lab")
     elif name in _LAZY:
         value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     else:
@@ -63,7 +65,7 @@ if TYPE_CHECKING:  # what __getattr__ gives, for type checkers
     from .cassette import RecordingRunner, ReplayRunner
     from .defaults import get_runner, use_runner
     from .handle import Netns
-    from . import lab as _lab
+    from . import lab, lab as _lab
     from .process import Process
     from .result import Result
     from .runners import DryRunRunner, Runner

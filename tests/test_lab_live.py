@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
 
@@ -200,3 +201,29 @@ def test_a_sysctl_set_back_by_hand_is_set_again(prefix):
     assert nw.plan(spec) == [f"ip netns exec {host} sysctl -q -w net.ipv4.ip_forward=1"]
     nw.apply(spec)
     assert nw.Netns(host).sysctl_get("net.ipv4.ip_forward") == "1" and nw.plan(spec) == []
+
+
+def test_destroy_kills_what_runs_in_the_namespaces_it_deletes(prefix):
+    p = prefix()
+    lab = small_lab(p)
+    nw.apply(lab)
+    inside = subprocess.Popen(["ip", "netns", "exec", p + "h1", "sleep", "300"])
+    try:
+        assert kernel.eventually(lambda: inside.pid in nw.netns_pids(p + "h1"))
+        nw.destroy(lab)
+        assert inside.wait(timeout=10) == -9
+        assert not {p + "r", p + "h1"} & kernel.namespaces()
+    finally:
+        if inside.poll() is None:
+            inside.kill()
+            inside.wait()
+
+
+def test_without_the_rights_export_says_which_are_needed(prefix):
+    p = prefix()
+    ip("netns", "add", p + "x")
+    done = subprocess.run(["setpriv", "--inh-caps=-all", "--bounding-set=-net_admin,-sys_admin", "--",
+                           sys.executable, "-m", "netnswrap", "export", p + "x"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("netnswrap: error: cannot read") and "needs root" in done.stderr

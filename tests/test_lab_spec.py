@@ -201,3 +201,38 @@ def test_dump_loads_back(tmp_path):
     data = lab.spec.parse("x.yml", GOOD)
     for as_json, name in ((False, "a.yml"), (True, "a.json")):
         assert lab.spec.parse(name, lab.dump(data, as_json=as_json)) == data
+
+
+@pytest.mark.parametrize("text, said", [
+    ("namespaces:\n  null: {}\n", "a key must be a string; given None"),
+    ("namespaces:\n  1.5: {}\n", "a key must be a string; given 1.5"),
+    ("namespaces:\n  ? [a, b]\n  : {}\n", "a key must be a string"),
+    ("namespaces:\n  2026-01-01: {}\n", "a key must be a string; given datetime.date"),
+    ("[" * 30000 + "\n", "nested deeper than 32 levels"),
+    ("namespaces: " + "[" * 40 + "]" * 40 + "\n", "nested deeper than 32 levels"),
+])
+def test_odd_keys_and_deep_nesting_are_one_line_errors(tmp_path, text, said):
+    path = tmp_path / "odd.yml"
+    path.write_text(text)
+    with pytest.raises(SpecError, match=said.replace("[", r"\[").replace(".", r"\.")):
+        load(path)
+
+
+def test_a_yaml_alias_bomb_is_refused_before_any_message_grows(tmp_path):
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    path = tmp_path / "bomb.yml"
+    path.write_text("\n".join(lines) + "\nnamespaces:\n  r:\n    sysctls: {net.ipv4.ip_forward: *a9}\n")
+    with pytest.raises(SpecError, match="used twice") as raised:
+        load(path)
+    assert len(str(raised.value)) < 300
+
+
+def test_deeply_nested_json_and_odd_dict_keys_are_errors(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(SpecError, match="nested deeper"):
+        load(path)
+    for spec in ({"namespaces": {None: {}}}, {"namespaces": {("a",): {}}}):
+        with pytest.raises(SpecError, match="a key must be a string"):
+            load(spec)

@@ -65,13 +65,16 @@ def apply(spec, *, runner: Optional[Runner] = None) -> List[str]:
 
 def destroy(spec, *, runner: Optional[Runner] = None) -> List[str]:
     """Delete the namespaces ``spec`` declares that exist (with all they
-    hold), nothing else; returns the command lines it ran.
-    Equivalent to: ``[ -e /run/netns/NAME ]`` for each, then ``ip netns del NAME``
-    for those that exist, in one ``ip -batch``"""
+    hold, and the processes in them killed first), nothing else; returns the
+    command lines it ran.
+    Equivalent to: ``[ -e /run/netns/NAME ]`` for each, ``kill -KILL $(ip netns
+    pids NAME)`` in each, then ``ip netns del NAME`` for those that exist, in
+    one ``ip -batch``"""
     lab = load(spec)
     handle = Netns(runner=runner)
     batch = handle.batch()
     for name in live.existing(handle, lab.namespaces):
+        Netns(name, runner=runner).kill_processes()  # no program keeps a deleted namespace alive
         batch.netns_del(name)
     ran = [line for _, group in lines(batch) for line in group]
     batch.run()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Set, Tuple
 
-from ..errors import NamespaceNotFound, NetnsWrapError
+from ..errors import NamespaceNotFound, NetnsWrapError, PermissionDenied
 from ..validate import check_netns_name
 from .live import read_sysctls
 from .spec import MASTER_KINDS
@@ -82,6 +82,9 @@ def export(handle, namespaces=None) -> dict:
         missing = [name for name in chosen if name not in named]
         if missing:
             raise NamespaceNotFound(f"no namespace named {', '.join(map(repr, missing))} to export")
+        refused = [f"{name}: {named[name]['error']}" for name in chosen if not named[name].get("readable", True)]
+        if refused:  # not a passing failure: without the rights to enter them
+            raise PermissionDenied("cannot read " + "; ".join(refused))
         # Every namespace has lo: no links at all is a read that went wrong (see READS).
         unread = [name for name in chosen if not named[name]["links"]]
         if not unread:

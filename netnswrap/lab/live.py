@@ -23,7 +23,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Set
 
-from ..errors import NetnsWrapError, ParseError
+from ..classify import classify
+from ..errors import NetnsWrapError, ParseError, PermissionDenied
 from ..ops.addr import list_ as addr_list
 from ..ops.route import list_ as route_list
 from ..host_topology import split_named
@@ -105,6 +106,9 @@ def read_json(handle, shows: List[Argv], wanted: List[str]) -> Dict[str, List[li
         found[ns] = lists
     short = sorted(ns for ns, lists in found.items() if len(lists) < len(shows))
     if short:
+        refused = classify(result.argv, result.returncode or 1, result.stdout, result.stderr)
+        if isinstance(refused, PermissionDenied):  # says what rights are needed
+            raise refused
         raise NetnsWrapError(f"reading namespace {', '.join(short)} failed: {result.stderr.strip() or 'no output'}",
                              argv=result.argv, returncode=result.returncode, stdout=result.stdout,
                              stderr=result.stderr)

@@ -145,7 +145,7 @@ def load(spec) -> Lab:
     if isinstance(spec, Lab):
         return spec
     if isinstance(spec, dict):
-        return _Checker("<dict>", None).lab(spec)
+        return _Checker("<dict>", None).lab(screen("<dict>", spec))
     if not isinstance(spec, (str, os.PathLike)):
         raise InvalidArgument(f"a topology is a path or a dict, not {type(spec).__name__}")
     source = os.fspath(spec)
@@ -154,12 +154,29 @@ def load(spec) -> Lab:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(source, "", f"cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
-    return _Checker(source, text).lab(parse(source, text))
+    return _Checker(source, text).lab(screen(source, parse(source, text)))
+
+
+# How deep a topology may nest: its shape needs 6 levels; far deeper input
+# would only exhaust the parsers' stacks (a crash, not an error).
+MAX_DEPTH = 32
+_OPENERS, _CLOSERS = "[{", "]}"
 
 
 def parse(source: str, text: str):
     """The data of a topology file's ``text``: JSON for a ``.json`` name, else
-    YAML (ruamel.yaml's safe loader, in C when ``ruamel.yaml.clib`` is there)."""
+    YAML (ruamel.yaml's safe loader, in C when ``ruamel.yaml.clib`` is there).
+    Brackets nested deeper than :data:`MAX_DEPTH` are refused before either
+    parser sees them."""
+    depth = deepest = 0
+    for char in text:
+        if char in _OPENERS:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in _CLOSERS:
+            depth = max(depth - 1, 0)
+    if deepest > MAX_DEPTH:  # (brackets inside quoted strings count too: no real topology has 32)
+        raise SpecError(source, "", f"nested deeper than {MAX_DEPTH} levels of brackets")
     if source.endswith(".json"):
         try:
             return json.loads(text)
@@ -175,6 +192,38 @@ def parse(source: str, text: str):
                         mark.line + 1 if mark else None) from None
     except YAMLError as exc:
         raise SpecError(source, "", f"not valid YAML: {exc}") from None
+
+
+def screen(source: str, data):
+    """``data`` itself, once it is plain data a checker can walk: nested no
+    deeper than :data:`MAX_DEPTH`, no part used twice (a YAML alias: a
+    chain of them would blow a message up to gigabytes), and every mapping
+    key a string or an int (a namespace called ``1``)."""
+    seen: set = set()
+
+    def walk(value, path: Path) -> None:
+        if not isinstance(value, (dict, list)):
+            return
+        if len(path) > MAX_DEPTH:
+            raise SpecError(source, place_text(path[:MAX_DEPTH]), f"nested deeper than {MAX_DEPTH} levels")
+        if id(value) in seen:
+            raise SpecError(source, place_text(path), "a part used twice (a YAML anchor and alias): "
+                            "write each part out")
+        seen.add(id(value))
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(value, dict) and (not isinstance(key, (str, int)) or isinstance(key, bool)):
+                raise SpecError(source, place_text(path), f"a key must be a string; given {_short(key)}")
+            walk(item, path + (key,))
+
+    walk(data, ())
+    return data
+
+
+def _short(value) -> str:
+    """``repr(value)``, cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def place_text(path: Path) -> str:
