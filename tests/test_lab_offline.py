@@ -128,3 +128,10 @@ def test_a_missing_veth_end_is_made_again_with_all_its_settings():
         "ip -n star-h4 addr add fd60::5/64 dev eth0",
         "ip -n star-h4 route add default via 10.60.0.1",
     ]
+
+
+def test_a_sysctl_written_with_leading_zeros_is_the_value_the_kernel_reads_back():
+    from netnswrap.lab.plan import _sysctl_words
+    assert _sysctl_words("01") == _sysctl_words("1") == ["1"]
+    assert _sysctl_words("1024\t65000") == _sysctl_words("1024 65000") != _sysctl_words("1024 65001")
+    assert _sysctl_words("-1") == ["-1"] and _sysctl_words("on") == ["on"]

@@ -88,7 +88,7 @@ def record(lab: Lab, state: State, batch) -> None:
     for name, space in lab.namespaces.items():
         have = state.sysctls.get(name, {})
         for key, value in space.sysctls.items():
-            if " ".join(have.get(key, "").split()) != " ".join(value.split()):
+            if _sysctl_words(have.get(key, "")) != _sysctl_words(value):
                 scopes[name].sysctl_set(key, value)
     for name, space in lab.namespaces.items():
         for dev, wanted in space.interfaces.items():
@@ -215,3 +215,9 @@ def _same_route(route: Route, have: dict) -> bool:
     return ((route.via is None and gateway is None) or (gateway is not None and route.via == check_ip(gateway))) \
         and (route.dev is None or route.dev == have.get("dev")) \
         and (route.src is None or route.src == have.get("prefsrc"))
+
+
+def _sysctl_words(value: str) -> list:
+    """A sysctl value as the kernel reads it back: words, a number as its
+    value (``01`` is ``1``)."""
+    return [str(int(word)) if word.lstrip("-").isdigit() else word for word in value.split()]
