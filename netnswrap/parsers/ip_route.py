@@ -422,8 +422,8 @@ def _null(tokens: List[str], i: int, entry: Dict) -> int:
 
 
 # `nh_info …` (ip -d, a route with nhid): the nexthop object as `ip nexthop` prints it
-_NH_HANDLERS = dict(_HANDLERS, id=_value("id", to_int), group=_nh_group, blackhole=_null,
-                    fdb=_null, type=_value("type", lambda v, w: v))
+_NH_HANDLERS: Dict[str, Callable] = dict(_HANDLERS, id=_value("id", to_int), group=_nh_group, blackhole=_null,
+                                     fdb=_null, type=_value("type", lambda v, w: v))
 
 
 def _nh_info(tokens: List[str]) -> Dict:
