@@ -38,12 +38,12 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASELINES = os.path.join(ROOT, "benchmarks", "baselines")
-RESULTS = os.path.join(ROOT, "benchmarks", "RESULTS.md")
 SECTION = "## Build and teardown (issue 8)"
 ISOLATED = "NWB8_BENCH_ISOLATED"
 sys.path.insert(0, ROOT)
 
 import netnswrap as nw  # noqa: E402
+from results import isolate, write_section  # noqa: E402
 from netnswrap.runners import SCRATCH_ROOT  # noqa: E402
 from netnswrap.shrunner import ShRunner  # noqa: E402
 
@@ -249,23 +249,8 @@ def report(results: dict, sizes, rounds: int, names, costs: dict) -> str:
             + "Machine and versions: " + "; ".join(f"{k} {v}" for k, v in env.items()) + ".\n")
 
 
-def write(section: str) -> None:
-    """Replace this benchmark's section of RESULTS.md, keeping the others."""
-    text = open(RESULTS).read() if os.path.exists(RESULTS) else "# Benchmark results\n"
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else \
-        text.rstrip("\n") + "\n\n" + section
-    with open(RESULTS, "w") as fh:
-        fh.write(text.rstrip("\n") + "\n")
 
 
-def isolate() -> None:
-    """Re-execute in a mount and network namespace of our own (see the docstring)."""
-    if os.geteuid() != 0:
-        sys.exit("bench_build.py needs root (it builds namespaces)")
-    env = dict(os.environ, **{ISOLATED: "1"})
-    sys.exit(subprocess.run(["unshare", "-m", "-n", "--propagation", "private", sys.executable, *sys.argv],
-                            env=env).returncode)
 
 
 def main() -> None:
@@ -275,7 +260,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not update benchmarks/RESULTS.md")
     args = parser.parse_args()
     if os.environ.get(ISOLATED) != "1":
-        isolate()
+        isolate(ISOLATED)
     os.makedirs("/run/netns", exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "nwb8-bench", "/run/netns"], check=True)
     subprocess.run(["mount", "-t", "sysfs", "nwb8-sysfs", "/sys"], check=True)
@@ -295,7 +280,7 @@ def main() -> None:
     section = report(results, args.n, args.rounds, names, costs)
     print(section)
     if not args.no_write:
-        write(section)
+        write_section(SECTION, section)
 
 
 if __name__ == "__main__":

@@ -46,13 +46,13 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAR = os.path.join(ROOT, "examples", "topologies", "star-100.yml")
-RESULTS = os.path.join(ROOT, "benchmarks", "RESULTS.md")
 SECTION = "## Declarative labs (issue 17)"
 ISOLATED = "NWLB17_BENCH_ISOLATED"
 SETTLE = 0.5
 sys.path.insert(0, ROOT)
 
 import netnswrap as nw  # noqa: E402
+from results import isolate, write_section  # noqa: E402
 from netnswrap.runners import SCRATCH_ROOT  # noqa: E402
 from netnswrap.shrunner import ShRunner  # noqa: E402
 
@@ -231,23 +231,8 @@ def report(n: int, rounds: int, runs: int, build: dict, converged: dict) -> str:
             + "Machine and versions: " + "; ".join(f"{k} {v}" for k, v in env.items()) + ".\n")
 
 
-def write(section: str) -> None:
-    """Replace this benchmark's section of RESULTS.md, keeping the others."""
-    text = open(RESULTS).read() if os.path.exists(RESULTS) else "# Benchmark results\n"
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else \
-        text.rstrip("\n") + "\n\n" + section
-    with open(RESULTS, "w") as fh:
-        fh.write(text.rstrip("\n") + "\n")
 
 
-def isolate() -> None:
-    """Re-execute in a mount and network namespace of our own (see the docstring)."""
-    if os.geteuid() != 0:
-        sys.exit("bench_lab.py needs root (it builds namespaces)")
-    env = dict(os.environ, **{ISOLATED: "1"})
-    sys.exit(subprocess.run(["unshare", "-m", "-n", "--propagation", "private", sys.executable, *sys.argv],
-                            env=env).returncode)
 
 
 def main() -> None:
@@ -263,7 +248,7 @@ def main() -> None:
             fh.write(star_text(args.n))
         return
     if os.environ.get(ISOLATED) != "1":
-        isolate()
+        isolate(ISOLATED)
     os.makedirs("/run/netns", exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "nwlb17-bench", "/run/netns"], check=True)
     subprocess.run(["mount", "-t", "sysfs", "nwlb17-sysfs", "/sys"], check=True)
@@ -280,7 +265,7 @@ def main() -> None:
     section = report(n, args.rounds, args.runs, build, converged)
     print(section)
     if not args.no_write:
-        write(section)
+        write_section(SECTION, section)
 
 
 if __name__ == "__main__":
