@@ -8,6 +8,7 @@ names: error-catalog §0), so these rules are stricter than ``ip``'s.
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
@@ -100,6 +101,13 @@ def check_cidr(cidr) -> str:
     """An IPv4 or IPv6 address with its prefix length, e.g. '10.1.1.1/24'."""
     if not isinstance(cidr, str) or "/" not in cidr:
         raise InvalidAddress(f"invalid address {cidr!r}: must be ADDRESS/PREFIXLEN, e.g. 10.1.1.1/24")
+    return _canonical_cidr(cidr)
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_cidr(cidr: str) -> str:
+    """A valid CIDR's canonical spelling (remembered: a lab or a batch checks
+    each address several times, and ipaddress is the costly part)."""
     try:
         return str(ipaddress.ip_interface(cidr))
     except ValueError as exc:

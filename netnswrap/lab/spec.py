@@ -201,9 +201,7 @@ def screen(source: str, data):
     key a string or an int (a namespace called ``1``)."""
     seen: set = set()
 
-    def walk(value, path: Path) -> None:
-        if not isinstance(value, (dict, list)):
-            return
+    def walk(value, path: Path) -> None:  # value: a dict or a list
         if len(path) > MAX_DEPTH:
             raise SpecError(source, place_text(path[:MAX_DEPTH]), f"nested deeper than {MAX_DEPTH} levels")
         if id(value) in seen:
@@ -212,11 +210,13 @@ def screen(source: str, data):
         seen.add(id(value))
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for key, item in items:
-            if isinstance(value, dict) and (not isinstance(key, (str, int)) or isinstance(key, bool)):
+            if type(key) not in (str, int):  # (a bool is no int here)
                 raise SpecError(source, place_text(path), f"a key must be a string; given {_short(key)}")
-            walk(item, path + (key,))
+            if isinstance(item, (dict, list)):
+                walk(item, path + (key,))
 
-    walk(data, ())
+    if isinstance(data, (dict, list)):
+        walk(data, ())
     return data
 
 
