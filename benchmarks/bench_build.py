@@ -43,7 +43,7 @@ ISOLATED = "NWB8_BENCH_ISOLATED"
 sys.path.insert(0, ROOT)
 
 import netnswrap as nw  # noqa: E402
-from results import isolate, write_section  # noqa: E402
+from results import own_host, write_section  # noqa: E402
 from netnswrap.runners import SCRATCH_ROOT  # noqa: E402
 from netnswrap.shrunner import ShRunner  # noqa: E402
 
@@ -259,16 +259,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=11, help="rounds (default 11)")
     parser.add_argument("--no-write", action="store_true", help="do not update benchmarks/RESULTS.md")
     args = parser.parse_args()
-    if os.environ.get(ISOLATED) != "1":
-        isolate(ISOLATED)
-    os.makedirs("/run/netns", exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "nwb8-bench", "/run/netns"], check=True)
-    subprocess.run(["mount", "-t", "sysfs", "nwb8-sysfs", "/sys"], check=True)
-    # /run is a tmpfs on a usual host, where the batch writes its scripts; here it
-    # is the container's disk: a tmpfs of our own there, as on a usual host.
-    os.makedirs(SCRATCH_ROOT, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0700", "nwb8-scratch", SCRATCH_ROOT], check=True)
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    own_host(ISOLATED, "nwb8", SCRATCH_ROOT)
     try:
         for name, make in PYROUTE2.items():
             CONTENDERS[name] = ("pbns", "pbv", *pyroute2_impl(make))

@@ -52,7 +52,7 @@ SETTLE = 0.5
 sys.path.insert(0, ROOT)
 
 import netnswrap as nw  # noqa: E402
-from results import isolate, write_section  # noqa: E402
+from results import own_host, write_section  # noqa: E402
 from netnswrap.runners import SCRATCH_ROOT  # noqa: E402
 from netnswrap.shrunner import ShRunner  # noqa: E402
 
@@ -247,18 +247,7 @@ def main() -> None:
         with open(STAR, "w") as fh:
             fh.write(star_text(args.n))
         return
-    if os.environ.get(ISOLATED) != "1":
-        isolate(ISOLATED)
-    os.makedirs("/run/netns", exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "nwlb17-bench", "/run/netns"], check=True)
-    subprocess.run(["mount", "-t", "sysfs", "nwlb17-sysfs", "/sys"], check=True)
-    # /run is a tmpfs on a usual host; here it is the container's ext4, where creating a file
-    # in /run/netnswrap (a directory that other runs have filled and emptied) took 0.8 ms
-    # against 0.03 ms in /tmp: a tmpfs of our own there, so the batch's scripts cost what they
-    # cost on a usual host.
-    os.makedirs(SCRATCH_ROOT, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0700", "nwlb17-scratch", SCRATCH_ROOT], check=True)
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    own_host(ISOLATED, "nwlb17", SCRATCH_ROOT)
     n = sum(1 for line in open(STAR) if re.match(r"  s-h\d+:", line))
     build = measure_build(n, STAR, args.rounds)
     converged = measure_converged(n, STAR, args.runs)

@@ -1,5 +1,5 @@
-"""What the benchmarks share: their RESULTS.md sections, and re-running
-themselves in a mount and network namespace of their own."""
+"""What the benchmarks share: their RESULTS.md sections, and a host of
+their own (a mount and network namespace) to build on."""
 from __future__ import annotations
 
 import os
@@ -19,6 +19,23 @@ def write_section(title: str, section: str) -> None:
         text.rstrip("\n") + "\n\n" + section
     with open(RESULTS, "w") as fh:
         fh.write(text.rstrip("\n") + "\n")
+
+
+def own_host(flag: str, tag: str, scratch: str) -> None:
+    """Run the rest of this script as root on a host of its own: re-executed
+    under ``unshare -m -n`` (see :func:`isolate`), then with a tmpfs on
+    /run/netns (its namespaces, and only they, are named there), a sysfs of
+    the new network namespace, a tmpfs on ``scratch`` (/run/netnswrap, where
+    batches write their scripts: /run is a tmpfs on a usual host, a disk in
+    this container) and ``lo`` up. ``tag`` names the mounts."""
+    if os.environ.get(flag) != "1":
+        isolate(flag)
+    os.makedirs("/run/netns", exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", f"{tag}-netns", "/run/netns"], check=True)
+    subprocess.run(["mount", "-t", "sysfs", f"{tag}-sysfs", "/sys"], check=True)
+    os.makedirs(scratch, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0700", f"{tag}-scratch", scratch], check=True)
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 
 
 def isolate(flag: str) -> None:
