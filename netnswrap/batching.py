@@ -61,7 +61,7 @@ import signal
 import threading
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from .batch_script import ANY, MARKER_ROOM, Op, Plan, check_line, schedule
+from .batch_script import ANY, MARKER_ROOM, Op, Plan, Segment, check_line, schedule
 from .batch_undo import journal, undo_ran
 from .errors import InvalidArgument, NetnsWrapError
 from .ops import Write, where_of
@@ -123,6 +123,7 @@ class Batch(BatchNetns):
         # changes go into a `netns exec` line like any other namespace's.
         self.base = CALLER if handle.where.name is not None else handle.where
         self.ops: List[Op] = []
+        self._scheduled: Tuple[int, List[Segment]] = (0, [])  # (how many ops, their order)
         super().__init__(self, handle.where)
 
     @property
@@ -134,7 +135,7 @@ class Batch(BatchNetns):
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
-            self.ops = []
+            self.ops, self._scheduled = [], (0, [])
             return
         self.run()
 
@@ -146,10 +147,17 @@ class Batch(BatchNetns):
         touched = {ANY if t.name is None and t != self.base else t for t in touched}
         self.ops.append(Op(where, write, frozenset(touched)))
 
+    def segments(self) -> List[Segment]:
+        """The pending changes in the order they will run, by namespace
+        (worked out once for a given set of changes: they are only added to)."""
+        if self._scheduled[0] != len(self.ops):
+            self._scheduled = (len(self.ops), schedule(self.ops, self.base))
+        return self._scheduled[1]
+
     def script(self, directory: str = f"{SCRATCH_ROOT}/batch.XXXXXXXX") -> Tuple[str, Dict[str, str]]:
         """The main script the pending changes make, and the per-namespace
         scripts it runs (``{path: text}``), for a run in ``directory``."""
-        plan = Plan(self.base, schedule(self.ops, self.base), directory)
+        plan = Plan(self.base, self.segments(), directory)
         return plan.files[plan.main], {p: t for p, t in plan.files.items() if p != plan.main}
 
     def run(self) -> None:
@@ -157,12 +165,12 @@ class Batch(BatchNetns):
 
         On a failing line, undo what had been done and raise the error of the
         command that line came from (see the module docstring)."""
-        ops, self.ops = self.ops, []
-        if not ops:
+        if not self.ops:
             return
+        segments, self.ops, self._scheduled = self.segments(), [], (0, [])
         runner = self.runner
         directory = runner.scratch_dir()
-        plan = Plan(self.base, schedule(ops, self.base), directory)
+        plan = Plan(self.base, segments, directory)
         try:
             runner.write_file(plan.journal, journal(plan, runner.caller_pid()))  # first: a record of it all
             for path, text in plan.files.items():

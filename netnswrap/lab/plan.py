@@ -34,7 +34,6 @@ from __future__ import annotations
 import ipaddress
 from typing import Dict, List, Optional, Set, Tuple
 
-from .. import batching
 from ..validate import check_ip
 from .export import link_spec
 from .live import State
@@ -106,7 +105,7 @@ def lines(batch) -> List[Tuple[str, List[str]]]:
     being ``netns NAME`` or ``the caller's namespace``."""
     import shlex
     groups: List[Tuple[str, List[str]]] = []
-    for segment in batching.schedule(batch.ops, batch.base):
+    for segment in batch.segments():
         for op in segment.ops:
             inside = op.write.argv[:3] == ("ip", "netns", "exec")  # a program in a namespace (sysctl)
             label = str(op.write.touches[0] if inside else op.where)

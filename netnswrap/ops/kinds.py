@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Tuple
 
 from ..errors import InvalidArgument
-from ..validate import check_choice, check_ifname, check_ip, check_new_ifname, check_u32
+from ..validate import check_choice, check_ifname, check_ip, check_new_ifname
 from ..where import Argv
 from . import Undo, Write, where_of
 
