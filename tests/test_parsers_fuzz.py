@@ -12,7 +12,6 @@ import ast
 import glob
 import os
 import random
-import re
 import sys
 import time
 from typing import Any, Optional, Tuple
