@@ -140,6 +140,9 @@ class Batch(BatchNetns):
         self.run()
 
     def record(self, where: Where, write: Write) -> None:
+        if write.argv[0] != "ip":  # a batch line is an ip command; a program runs as `netns exec NS …`
+            raise InvalidArgument(f"a batch runs a program ({write.argv[0]}) only in a named namespace, "
+                                  f"not in {where}: run it outside the batch")
         check_line(write.argv)
         if write.in_caller:
             where = self.base

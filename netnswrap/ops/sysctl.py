@@ -45,12 +45,7 @@ class SysctlWrites(Changes):
         ``sysctl_set("net.ipv4.ip_forward", 1)``; outside the caller's
         namespace only ``net.*`` keys. Equivalent to: ``sysctl -w KEY=VALUE``
         (``ip netns exec NS sysctl -q -w KEY=VALUE``)"""
-        write = set_(self.where, key, value)
-        # A handle can run a program anywhere; a batch only through `netns exec NAME`.
-        if not write.in_caller and not isinstance(self, Reads):
-            raise InvalidArgument(f"a batch can set sysctl {key!r} only in a named namespace, not in "
-                                  f"{self.where}: set it outside the batch")
-        self._apply(write)
+        self._apply(set_(self.where, key, value))
 
 
 class SysctlReads(Reads):
