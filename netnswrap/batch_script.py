@@ -7,6 +7,7 @@ changes ran. Nothing here runs a process.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
@@ -19,10 +20,12 @@ from .where import Argv, Where
 MARKER = "link show dev lo"
 MARKER_ROOM = 256  # bytes of output per marker (`ip -o link show dev lo` prints about 145)
 _MARKED = re.compile(r"^1: lo[:@]", re.M)
-# The batch's ip, with its output written over OUT (room reserved before, so
-# that no marker is lost to a full disk), holding a lock on OUT while it runs
-# (so that `cleanup` can tell a batch still running from one whose owner died).
-RUN_SCRIPT = 'exec flock "$2" ip -o -batch "$1" 1<>"$2"'
+# The batch's script (its ip processes, one after another, stopping at the
+# first that fails), with their output written over OUT (room reserved
+# before, so that no marker is lost to a full disk), holding a lock on OUT
+# while it runs (so that `cleanup` can tell a batch still running from one
+# whose owner died).
+RUN_SCRIPT = 'exec flock "$2" sh -e "$1" 1<>"$2"'
 # What a batch line cannot carry: whitespace splits words, '#' starts a
 # comment anywhere, a leading quote opens a quoted word, a trailing '\' joins lines.
 _UNSAFE = re.compile(r"[\s#\"'\\]")
@@ -86,11 +89,13 @@ def _line(argv: Argv) -> str:
 
 
 class Plan:
-    """Segments turned into files of ``directory``: a main script (``name``),
-    one per other namespace (``netns exec NS ip … -batch FILE`` lines), and
-    where each op's line is. ``undo``: ``ip -force`` goes on past a failing
-    line, and there are no markers. Every segment runs at ``base`` or in a
-    named namespace (a batch line can only enter one by its name)."""
+    """Segments turned into files of ``directory``: one per segment, its lines
+    for ``ip -batch`` (``{name}.N``), and a shell script ``name`` running them
+    in order — ``ip -o -batch FILE`` at ``base``, ``ip -n NS -o -batch FILE``
+    in a named namespace — and where each op's line is. ``undo``: ``ip
+    -force`` goes on past a failing line, the script past a failing ip, and
+    there are no markers. Every segment runs at ``base`` or in a named
+    namespace (which ``ip -n`` enters by its name)."""
 
     def __init__(self, base: Where, segments: List[Segment], directory: str, *, name: str = "main",
                  undo: bool = False):
@@ -100,25 +105,24 @@ class Plan:
         self.out = f"{directory}/out"
         self.journal = f"{directory}/journal.json"
         self.line_of: Dict[int, Tuple[str, int]] = {}  # id(op) -> (script, line number)
-        options = "-force" if undo else "-o"
+        options = ("-force",) if undo else ("-o",)
         per_op = [] if undo else [MARKER]
-        prefix = "" if name == "main" else f"{name}."
-        main: List[str] = []
+        runs: List[str] = []
         self.files: Dict[str, str] = {}
         for number, seg in enumerate(segments):
             if seg.where != base and seg.where.name is None:
                 raise NetnsWrapError(f"a batch line cannot enter {seg.where} from {base}")
-            lines = main if seg.where == base else []
-            path = self.main if seg.where == base else f"{directory}/{prefix}ns{number}"
+            path = f"{self.main}.{number}"
+            lines: List[str] = []
             for op in seg.ops:
                 lines.append(_line(op.write.argv))
                 self.line_of[id(op)] = (path, len(lines))
                 lines += per_op
-            if seg.where != base:
-                self.files[path] = "".join(line + "\n" for line in lines)
-                main.append(f"netns exec {seg.where.name} ip {options} -batch {path}")
-        self.files[self.main] = "".join(line + "\n" for line in main)
-        self.argv: Argv = (("ip", "-force", "-batch", self.main) if undo
+            self.files[path] = "".join(line + "\n" for line in lines)
+            enter = ("-n", seg.where.name) if seg.where != base and seg.where.name is not None else ()
+            runs.append(shlex.join(("ip", *enter, *options, "-batch", path)))
+        self.files[self.main] = "".join(line + "\n" for line in runs)
+        self.argv: Argv = (("sh", self.main) if undo
                            else ("sh", "-c", RUN_SCRIPT, "netnswrap-batch", self.main, self.out))
 
     def error(self, result: Result, out: str) -> NetnsWrapError:

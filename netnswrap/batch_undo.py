@@ -1,7 +1,8 @@
 """Taking a batch back: its undo, its record (``journal.json``) and ``cleanup``.
 
 The undo of what ran is each change's :class:`~netnswrap.ops.Undo`, newest
-first, run by ``ip -force -batch`` (it goes on past a line that fails). A
+first, run by ``ip [-n NS] -force -batch`` from a script that goes on past
+a failing ip (as ``-force`` goes on past a failing line). A
 step that runs in a namespace no batch line can enter by name (a process's,
 or the caller's from a process's batch) gets an ``ip`` of its own there, in
 order. A failing step whose object is already gone (deleted with its
@@ -45,7 +46,7 @@ def undo_steps(done: List[Op]) -> List[Op]:
 
 
 def undo_runs(steps: List[Op], base: Where) -> List[Tuple[Where, List[Segment]]]:
-    """Steps in order as runs of ``ip -force -batch``: one at ``base`` as long
+    """Steps in order as undo scripts (:class:`Plan`): one at ``base`` as long
     as the steps are there or in named namespaces, one of their own where
     they are in a namespace no batch line can name."""
     runs: List[Tuple[Where, List[Segment]]] = []
@@ -149,7 +150,7 @@ def cleanup(runner: Optional[Runner] = None) -> List[str]:
     is run twice); a namespace the record names that was made again after
     the batch ran (newer than its output). A record that cannot be read is
     reported too, after the others are done. Returns the directories finished.
-    Equivalent to: ``ip -force -batch UNDO`` per record found by
+    Equivalent to: ``sh UNDO`` (``ip [-n NS] -force -batch FILE`` lines) per record found by
     ``find /run/netnswrap -mindepth 1 -maxdepth 1 -type d -user root -name 'batch.*'``"""
     from .defaults import get_runner
     runner = runner or get_runner()

@@ -14,13 +14,14 @@ A batch scope has the same change methods as a handle (the ``…Writes``
 mixins of :mod:`netnswrap.ops`): each validates when called, so a bad value
 raises before anything runs; an exception inside the block discards the
 batch. When the block ends the changes run as ONE process in the caller's
-namespace (a process's, for a handle from ``Netns.from_pid``):
-``ip -o -batch MAIN``, whose script holds the changes made there and, for
-each named namespace, a line ``netns exec NS ip -o -batch FILE`` that runs
-that namespace's lines (batch lines cannot carry ``-n``; iproute2 forks
-these itself, far cheaper than a process started from Python). Changes are
-regrouped so that each namespace's lines run together, but never across a
-dependency (a namespace is created before a link moves into it).
+namespace (a process's, for a handle from ``Netns.from_pid``): a shell
+script of ``ip -o -batch FILE`` for the changes made there and ``ip -n NS
+-o -batch FILE`` for each named namespace's, one after another, stopping
+at the first that fails (batch lines cannot carry ``-n``; these ip
+processes start far cheaper from one shell than from Python, and cheaper
+than ``netns exec`` lines of one ip). Changes are regrouped so that each
+namespace's lines run together, but never across a dependency (a namespace
+is created before a link moves into it).
 
 **Files.** Each run has a directory of its own, made by the runner
 (``mktemp -d -p /run/netnswrap``): the scripts, a record of the run
@@ -36,8 +37,8 @@ exactly how many changes ran, even when ``ip`` stopped while parsing a line
 
 **Failure and undo.** A failing line raises the typed error of the command
 it came from, with ``argv`` as a handle would have run it (``ip -n h1 addr
-add …``) and ``batch_line`` its line in its script; first, what ran is
-undone, newest first, in one ``ip -force -batch``: created namespaces and
+add …``) and ``batch_line`` its line in its file; first, what ran is
+undone, newest first, by ``ip -force -batch`` (one script again): created namespaces and
 links are deleted, added addresses removed, removed addresses added back,
 moved links moved back where they were (before a namespace the batch made is
 deleted, so a link that existed before the batch is never destroyed with
@@ -111,16 +112,16 @@ class Batch(BatchNetns):
 
     ``with handle.batch() as b: …`` runs them when the block ends (and not at
     all if it raises); without ``with``, call :meth:`run`.
-    Equivalent to: ``ip -o -batch FILE`` (with ``netns exec NS ip -o -batch FILE`` lines)
+    Equivalent to: ``sh -e SCRIPT`` of ``ip -o -batch FILE`` and ``ip -n NS -o -batch FILE`` lines
     """
 
     def __init__(self, handle):
         self.handle = handle
         # The script runs in the caller's namespace, or a process's (nsenter
-        # -n enters only the network namespace). Never as `ip -n NAME -batch`:
+        # -n enters only the network namespace). Never all in `ip -n NAME`:
         # that ip has a mount namespace of its own, where a `netns add`
         # would mount the new namespace and lose it on exit. A named handle's
-        # changes go into a `netns exec` line like any other namespace's.
+        # changes go into an `ip -n NAME` file like any other namespace's.
         self.base = CALLER if handle.where.name is not None else handle.where
         self.ops: List[Op] = []
         self._scheduled: Tuple[int, List[Segment]] = (0, [])  # (how many ops, their order)
@@ -158,13 +159,13 @@ class Batch(BatchNetns):
         return self._scheduled[1]
 
     def script(self, directory: str = f"{SCRATCH_ROOT}/batch.XXXXXXXX") -> Tuple[str, Dict[str, str]]:
-        """The main script the pending changes make, and the per-namespace
-        scripts it runs (``{path: text}``), for a run in ``directory``."""
+        """The shell script the pending changes make, and the files of batch
+        lines its ip processes read (``{path: text}``), for a run in ``directory``."""
         plan = Plan(self.base, self.segments(), directory)
         return plan.files[plan.main], {p: t for p, t in plan.files.items() if p != plan.main}
 
     def run(self) -> None:
-        """Run the pending changes: one ``ip -batch`` process.
+        """Run the pending changes: one process (a shell running the ``ip -batch``es).
 
         On a failing line, undo what had been done and raise the error of the
         command that line came from (see the module docstring)."""

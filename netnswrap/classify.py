@@ -156,6 +156,7 @@ RULES: list = [
     (r"^(ip: )?RTNETLINK answers: (Operation not permitted|Permission denied)$", PermissionDenied),
     (r'^Error: argument ".*" is wrong: "(name|dev)" not a valid ifname$', InvalidName),
     (r'^Error: argument ".*" is wrong: Invalid "netns" value$', NamespaceNotFound),
+    (r'^Error: argument ".*" is wrong: Device does not exist$', LinkNotFound),  # master/link DEV missing
     (r'^Error: argument ".*" is wrong: .*$', InvalidArgument),
     (r'^Error: any valid prefix is expected rather than ".*"\.$', InvalidAddress),
     (r'^Error: (inet|inet6) prefix is expected rather than ".*"\.$', InvalidAddress),

@@ -16,7 +16,7 @@ def test_addr_flush_is_ip_addr_flush_dev_in_the_handles_namespace_and_in_a_batch
     assert runner.commands == [["ip", "-n", "blue", "addr", "flush", "dev", "eth0"]]
     b = nw.Netns(runner=runner).batch()
     b.addr_flush("eth0")
-    assert b.script("/d")[0].splitlines()[0] == "addr flush dev eth0"
+    assert b.script("/d")[1]["/d/main.0"].splitlines()[0] == "addr flush dev eth0"
     with pytest.raises(nw.InvalidName):
         nw.Netns(runner=runner).addr_flush("a b")
 

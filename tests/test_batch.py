@@ -63,7 +63,7 @@ class Fake(Runner):
             returncode, stderr, done = self.answers.pop(0) if self.answers else (0, "", total)
             self.files[out] = MARK * done
             return Result(argv, returncode, "", stderr)
-        if "-force" in argv:
+        if is_undo(argv):
             return Result(argv, 1 if self.undo_stderr else 0, "", self.undo_stderr)
         return Result(argv, 0, "", "")
 
@@ -72,14 +72,27 @@ class Fake(Runner):
 
 
 def count_ops(files, main):
-    """The change lines of a batch, nested scripts included."""
-    total = 0
-    for line in files[main].splitlines():
-        if line.startswith("netns exec "):
-            total += count_ops(files, line.rsplit(" ", 1)[-1])
-        elif line != MARKER:
-            total += 1
-    return total
+    """The change lines of a batch: those of every file its script runs."""
+    return sum(len(lines(files[line.split()[-1]])) for line in files[main].splitlines())
+
+
+def is_undo(argv):
+    """Whether ``argv`` runs an undo script (``sh DIR/undoN``, maybe through nsenter)."""
+    return len(argv) >= 2 and argv[-2] == "sh" and "/undo" in argv[-1]
+
+
+def runs_of(script, files):
+    """A batch's (or an undo's) script as it runs: each line of the caller's
+    namespace as ``(line, None)``, each namespace's file as ``(NS, [lines])``
+    (``ip -n NS``), progress markers left out."""
+    found = []
+    for line in script.splitlines():
+        words = line.split()
+        if words[1] == "-n":
+            found.append((words[2], lines(files[words[-1]])))
+        else:
+            found += [(each, None) for each in lines(files[words[-1]])]
+    return found
 
 
 def lines(text):
@@ -88,14 +101,12 @@ def lines(text):
 
 
 def undo_of(runner, run=0):
-    """The undo that ran (its ``run``-th process): its main script's lines and
-    its nested scripts' lines."""
-    runs = [(argv, files) for argv, files in runner.calls if argv[-4:-1] == ("ip", "-force", "-batch")]
+    """The undo that ran (its ``run``-th process), as :func:`runs_of` gives it."""
+    runs = [(argv, files) for argv, files in runner.calls if is_undo(argv)]
     if len(runs) <= run:
         return None
     argv, files = runs[run]
-    return [(line, lines(files[line.rsplit(" ", 1)[-1]]) if line.startswith("netns exec") else None)
-            for line in files[argv[-1]].splitlines()]
+    return runs_of(files[argv[-1]], files)
 
 
 def star(b, hosts=2):
@@ -118,25 +129,26 @@ def script_of(build, handle=None):
     return b.script("/d")
 
 
-def test_star_runs_as_one_process_with_root_lines_first_then_one_exec_per_namespace():
+def test_star_runs_as_one_process_with_root_lines_first_then_one_ip_per_namespace():
     runner = Fake()
     with nw.Netns(runner=runner).batch() as b:
         star(b)
         assert runner.calls == []  # nothing runs inside the block
     text, files = script_of(star)
-    assert lines(text) == [
+    assert text == "ip -o -batch /d/main.0\nip -n h1 -o -batch /d/main.1\nip -n h2 -o -batch /d/main.2\n"
+    assert lines(files["/d/main.0"]) == [
         "link add br0 type bridge", "link set dev br0 up",
         "netns add h1", "link add v1 type veth peer name eth0 netns h1", "link set dev v1 up master br0",
-        "netns add h2", "link add v2 type veth peer name eth0 netns h2", "link set dev v2 up master br0",
-        "netns exec h1 ip -o -batch /d/ns1", "netns exec h2 ip -o -batch /d/ns2"]
-    assert text.splitlines()[1] == MARKER  # every change line is followed by a marker
-    assert lines(files["/d/ns1"]) == ["link set dev lo up", "addr add 10.0.0.1/24 dev eth0",
-                                      "link set dev eth0 up"]
-    assert files["/d/ns2"] == files["/d/ns1"].replace("10.0.0.1", "10.0.0.2")
+        "netns add h2", "link add v2 type veth peer name eth0 netns h2", "link set dev v2 up master br0"]
+    assert files["/d/main.0"].splitlines()[1] == MARKER  # every change line is followed by a marker
+    assert lines(files["/d/main.1"]) == ["link set dev lo up", "addr add 10.0.0.1/24 dev eth0",
+                                         "link set dev eth0 up"]
+    assert files["/d/main.2"] == files["/d/main.1"].replace("10.0.0.1", "10.0.0.2")
     (argv, seen), = runner.calls  # one process; its files existed while it ran, and are gone
-    assert argv == ("sh", "-c", 'exec flock "$2" ip -o -batch "$1" 1<>"$2"', "netnswrap-batch",
+    assert argv == ("sh", "-c", 'exec flock "$2" sh -e "$1" 1<>"$2"', "netnswrap-batch",
                     "/run/netnswrap/batch.t1/main", "/run/netnswrap/batch.t1/out")
-    assert set(seen) == {"/run/netnswrap/batch.t1/" + name for name in ("main", "ns1", "ns2", "journal.json", "out")}
+    assert set(seen) == {"/run/netnswrap/batch.t1/" + name
+                         for name in ("main", "main.0", "main.1", "main.2", "journal.json", "out")}
     assert runner.files == {}
 
 
@@ -157,10 +169,10 @@ def test_dry_run_prints_the_commands_and_writes_nothing(capsys, tmp_path, monkey
     with nw.use_runner(runner):
         with nw.batch() as b:
             b.netns_add("h1").link_set_up("lo")
-    assert [argv[0] for argv in runner.commands] == ["mktemp", "tee", "tee", "tee", "fallocate", "sh", "rm"]
+    assert [argv[0] for argv in runner.commands] == ["mktemp", "tee", "tee", "tee", "tee", "fallocate", "sh", "rm"]
     out = capsys.readouterr().out
-    assert "tee /run/netnswrap/batch.DRYRUN/ns1 <<'EOF'\nlink set dev lo up\nlink show dev lo\nEOF" in out
-    assert "netns exec h1 ip -o -batch /run/netnswrap/batch.DRYRUN/ns1\n" in out
+    assert "tee /run/netnswrap/batch.DRYRUN/main.1 <<'EOF'\nlink set dev lo up\nlink show dev lo\nEOF" in out
+    assert "ip -n h1 -o -batch /run/netnswrap/batch.DRYRUN/main.1\n" in out
 
 
 def test_recorded_batch_replays(tmp_path):
@@ -202,8 +214,9 @@ def test_named_handle_batch_runs_from_the_callers_namespace():
     b.veth_add("va", "vb", peer_netns=red)
     red.link_set_up("lo")
     text, files = b.script("/d")
-    assert lines(text) == ["netns add red", "netns exec blue ip -o -batch /d/ns1", "netns exec red ip -o -batch /d/ns2"]
-    assert "link add va type veth peer name vb netns red" in lines(files["/d/ns1"])
+    assert [(first, rest and len(rest)) for first, rest in runs_of(text, files)] == [
+        ("netns add red", None), ("blue", 3), ("red", 1)]
+    assert "link add va type veth peer name vb netns red" in lines(files["/d/main.1"])
     b.run()
     assert runner.argvs()[0][0] == "sh"
 
@@ -215,7 +228,8 @@ def test_process_handle_batch_runs_there():
         b.veth_add("va", "vb", peer_netns="red")
     argv, files = runner.calls[0]
     assert argv[:5] == ("nsenter", "-t", "1503", "-n", "sh")
-    assert lines(files[argv[-2]]) == ["netns add red", "link add va type veth peer name vb netns red"]
+    assert runs_of(files[argv[-2]], files) == [("netns add red", None),
+                                               ("link add va type veth peer name vb netns red", None)]
 
 
 def test_order_is_kept_where_it_matters():
@@ -225,17 +239,17 @@ def test_order_is_kept_where_it_matters():
         b.netns("h1").link_set("eth9", netns="h2")
         b.netns("h2").link_set_up("eth9")     # after the move into h2
         b.netns_del("h1")                     # after h1's own lines (h2's need not wait)
-    text, _ = script_of(build)
-    order = [line.split(" ip -o")[0] for line in lines(text)]
-    assert order == ["netns exec h1", "netns add h1", "netns exec h1", "netns del h1", "netns exec h2"]
+    text, files = script_of(build)
+    order = [first for first, _ in runs_of(text, files)]  # a line here, or a namespace's name
+    assert order == ["h1", "netns add h1", "h1", "netns del h1", "h2"]
 
 
 def test_a_pid_target_orders_against_everything():
     def build(b):
         b.netns("h1").link_set("eth0", netns=4242)
         b.link_set_up("eth0")
-    text, _ = script_of(build)
-    assert lines(text)[-1] == "link set dev eth0 up"
+    text, files = script_of(build)
+    assert runs_of(text, files)[-1] == ("link set dev eth0 up", None)
 
 
 def test_bad_values_raise_when_called_and_nothing_runs():
@@ -342,8 +356,7 @@ def test_undo_moves_a_link_that_existed_back_before_deleting_the_namespace_it_wa
             new.link_set("host0", name="eth7")         # and is renamed in there
             new.addr_add("eth7", "10.124.0.1/16")      # fails
     assert undo_of(runner) == [
-        ("netns exec ecnew ip -force -batch /run/netnswrap/batch.t1/undo0.ns0",
-         ["link set dev eth7 name host0", f"link set host0 netns {runner.caller_pid()}"]),
+        ("ecnew", ["link set dev eth7 name host0", f"link set host0 netns {runner.caller_pid()}"]),
         ("netns del ecnew", None)]
 
 
@@ -363,9 +376,9 @@ def test_undo_follows_renames_and_moves_and_skips_what_goes_with_a_namespace():
     pid = runner.caller_pid()
     assert undo_of(runner) == [
         ("addr del 10.124.0.2/16 dev eth0", None),
-        ("netns exec ecns2 ip -force -batch /run/netnswrap/batch.t1/undo0.ns1", [f"link set x netns {pid}"]),
+        ("ecns2", [f"link set x netns {pid}"]),
         ("link del x", None), ("addr del 10.124.0.1/16 dev c", None), ("link set dev c name a", None),
-        ("netns exec ecns1 ip -force -batch /run/netnswrap/batch.t1/undo0.ns3", [f"link set dev b netns {pid}"]),
+        ("ecns1", [f"link set dev b netns {pid}"]),
         ("link del dev a", None), ("netns del ecns1", None)]
 
 
@@ -376,9 +389,9 @@ def test_a_link_moved_into_a_process_namespace_is_moved_back_by_an_ip_of_its_own
             b.bridge_add("br0")
             b.link_set("h0", netns=4242)       # into a process's namespace, then back from there
             b.bridge_add("br1")                # fails
-    runs = [argv for argv in runner.argvs() if "-force" in argv]
-    assert [argv[:5] for argv in runs] == [("nsenter", "-t", "4242", "-n", "ip"), ("ip", "-force", "-batch",
-                                                                                   "/run/netnswrap/batch.t1/undo1")]
+    runs = [argv for argv in runner.argvs() if is_undo(argv)]
+    assert runs == [("nsenter", "-t", "4242", "-n", "sh", "/run/netnswrap/batch.t1/undo0"),
+                    ("sh", "/run/netnswrap/batch.t1/undo1")]
     assert undo_of(runner, 0) == [(f"link set h0 netns {runner.caller_pid()}", None)]
     assert undo_of(runner, 1) == [("link del br0", None)]
 
@@ -389,8 +402,8 @@ def test_a_process_handles_batch_moves_back_what_it_sent_to_the_callers_namespac
         with nw.Netns.from_pid(4242, runner=runner).batch() as b:
             b.link_set("p0", netns=nw.Netns())
             b.bridge_add("br1")
-    (undo,) = [argv for argv in runner.argvs() if "-force" in argv]
-    assert undo[:3] == ("ip", "-force", "-batch")  # run in the caller's namespace, not through nsenter
+    (undo,) = [argv for argv in runner.argvs() if is_undo(argv)]
+    assert undo[0] == "sh"  # run in the caller's namespace, not through nsenter
     assert undo_of(runner) == [("link set p0 netns 4242", None)]
 
 
@@ -470,7 +483,6 @@ def test_cleanup_undoes_what_a_dead_batch_ran_and_leaves_running_ones_alone():
     b.netns_add("ecns1")
     b.bridge_add("br0")
     b.bridge_add("br1")
-    plan_text, _ = b.script("/run/netnswrap/batch.dead")
     from netnswrap.batch_script import Plan, schedule
     from netnswrap.batch_undo import journal
     plan = Plan(b.base, schedule(b.ops, b.base), "/run/netnswrap/batch.dead")
@@ -556,8 +568,8 @@ def test_cleanup_reports_records_it_cannot_trust_and_finishes_the_others():
     assert f"{bad}: journal.json is not a netnswrap batch record" in message
     assert f"{evil}: journal.json is not a netnswrap batch record" in message and "not an undo" in message
     assert f"{started}: its undo had started" in message and f"(finished: {good})" in message
-    undone = [files[argv[-1]] for argv, files in runner.calls if argv[-4:-1] == ("ip", "-force", "-batch")]
-    assert undone == ["link del br0\n"]  # only the good record's change, once
+    undone = [runs_of(files[argv[-1]], files) for argv, files in runner.calls if is_undo(argv)]
+    assert undone == [[("link del br0", None)]]  # only the good record's change, once
     assert not any(path.startswith(good + "/") for path in runner.files)
 
 

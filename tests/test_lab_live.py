@@ -92,7 +92,7 @@ def test_drift_is_named_exactly_and_fixed(prefix):
         (("-n", r, "link", "set", "br0", "down"), [f"ip -n {r} link set dev br0 up"]),
         (("-n", h, "link", "set", "eth0", "mtu", "1300"), [f"ip -n {h} link set dev eth0 mtu 1400"]),
         (("-n", r, "link", "del", "eth1"),  # both ends go: made again, with every setting of both
-         [f"ip -n {r} link add eth1 type veth peer name eth0 netns {h}", f"ip -n {r} link set dev eth1 up",
+         [f"ip -n {r} link add eth1 up type veth peer name eth0 netns {h}",
           f"ip -n {r} addr add 10.76.1.1/24 dev eth1", f"ip -n {h} link set dev eth0 up mtu 1400",
           f"ip -n {h} addr add 10.76.1.2/24 dev eth0", f"ip -n {h} addr add fd76::2/64 dev eth0"] + routes),
     ]
@@ -111,8 +111,8 @@ def test_a_link_of_another_kind_is_made_again(prefix):
     nw.apply(lab)
     ip("-n", r, "link", "del", "br0")
     ip("-n", r, "tuntap", "add", "mode", "tap", "name", "br0")
-    assert nw.plan(lab) == [f"ip -n {r} link del br0", f"ip -n {r} link add br0 type bridge",
-                            f"ip -n {r} link set dev br0 up", f"ip -n {r} addr add 10.76.9.1/24 dev br0"]
+    assert nw.plan(lab) == [f"ip -n {r} link del br0", f"ip -n {r} link add br0 up type bridge",
+                            f"ip -n {r} addr add 10.76.9.1/24 dev br0"]
     nw.apply(lab)
     assert kernel.link(r, "br0")["linkinfo"]["info_kind"] == "bridge" and nw.plan(lab) == []
 
@@ -187,7 +187,7 @@ def test_a_changed_route_is_replaced_and_a_stray_veth_made_again(prefix):
     ip("-n", r, "link", "del", "eth1")
     ip("-n", r, "link", "add", "eth1", "type", "veth", "peer", "name", "x0")
     fix = nw.plan(lab)
-    assert fix[:2] == [f"ip -n {r} link del eth1", f"ip -n {r} link add eth1 type veth peer name eth0 netns {h}"]
+    assert fix[:2] == [f"ip -n {r} link del eth1", f"ip -n {r} link add eth1 up type veth peer name eth0 netns {h}"]
     nw.apply(lab)
     assert nw.plan(lab) == [] and not kernel.has_link(r, "x0")
 

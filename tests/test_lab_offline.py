@@ -121,8 +121,7 @@ def test_a_missing_veth_end_is_made_again_with_all_its_settings():
     state = drifted("star", "star-h4", gone)
     state.links["star-hub"].pop("p4")  # deleting one end deletes the other
     assert planned(str(EXAMPLES / "star.yml"), state) == [
-        "ip -n star-hub link add p4 type veth peer name eth0 netns star-h4",
-        "ip -n star-hub link set dev p4 up master br0",
+        "ip -n star-hub link add p4 up master br0 type veth peer name eth0 netns star-h4",
         "ip -n star-h4 link set dev eth0 up mtu 1400",
         "ip -n star-h4 addr add 10.60.0.5/24 dev eth0",
         "ip -n star-h4 addr add fd60::5/64 dev eth0",

@@ -176,10 +176,8 @@ def test_plan_on_an_empty_host_is_the_exact_lines_by_namespace(tmp_path):
     groups = lab.plan_groups(write(tmp_path, GOOD), runner=DryRunRunner())
     assert groups == [
         ("the caller's namespace", ["ip netns add r", "ip netns add h1"]),
-        ("netns r", ["ip -n r link add br0 type bridge",
-                     "ip -n r link add eth1 type veth peer name eth0 netns h1",
-                     "ip -n r link set dev br0 up",
-                     "ip -n r link set dev eth1 up master br0",
+        ("netns r", ["ip -n r link add br0 up type bridge",
+                     "ip -n r link add eth1 up master br0 type veth peer name eth0 netns h1",
                      "ip -n r link set dev lo up",
                      "ip -n r addr add 10.76.1.1/24 dev eth1"]),
         ("netns h1", ["ip -n h1 link set dev eth0 up",

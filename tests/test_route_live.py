@@ -232,6 +232,21 @@ def test_link_kinds_live_and_the_ones_this_kernel_lacks(netns_factory):
             assert kernel.link(netns.name, f"k{kind}")["linkinfo"]["info_kind"] == kind
 
 
+def test_links_made_with_their_state_mtu_and_master(netns_factory):
+    netns, other = netns_factory(PREFIX), netns_factory(PREFIX)
+    netns.bridge_add("br0")
+    netns.veth_add("p1", "eth0", peer_netns=other, up=True, mtu=1400, master="br0")
+    netns.link_add("tap0", "tap", up=True, mtu=1300, master="br0")
+    for dev, mtu in (("p1", 1400), ("tap0", 1300)):
+        link = kernel.link(netns.name, dev)
+        assert ("UP" in link["flags"], link["mtu"], link.get("master")) == (True, mtu, "br0"), dev
+    peer = kernel.link(other.name, "eth0")
+    assert ("UP" in peer["flags"], peer["mtu"], peer.get("master")) == (False, 1500, None)
+    with pytest.raises(nw.LinkNotFound):  # a master that is not there: nothing made
+        netns.veth_add("p2", "x2", master="br9")
+    assert not kernel.has_link(netns.name, "p2") and not kernel.has_link(netns.name, "x2")
+
+
 # Run in mount and network namespaces of its own with an empty /run/netns: the
 # topology of the whole host is then only what the test makes (gone when it exits).
 TOPOLOGY = """

@@ -102,6 +102,37 @@ def test_veth_add_and_bridge_add_are_the_same_commands_as_link_add():
             == ran(lambda h: h.link_add("a", "veth", peer="b", peer_netns="h2"), "h1"))
 
 
+def test_a_link_is_made_with_its_state_mtu_and_master_in_its_add_line():
+    assert ran(lambda h: h.veth_add("p1", "eth0", peer_netns="h2", up=True, mtu=1400, master="br0"), "h1") == [
+        "ip -n h1 link add p1 up mtu 1400 master br0 type veth peer name eth0 netns h2"]
+    assert ran(lambda h: h.link_add("mv0", "macvlan", link="eth0", mode="bridge", up=True), "h1") == [
+        "ip -n h1 link add mv0 up link eth0 type macvlan mode bridge"]
+    assert ran(lambda h: h.link_add("br0", "bridge", up=False, mtu=9000), "h1") == [
+        "ip -n h1 link add br0 mtu 9000 type bridge"]
+    # ip tuntap add takes none of them: a link set follows
+    assert ran(lambda h: h.link_add("tap0", "tap", up=True, master="br0"), "h1") == [
+        "ip -n h1 tuntap add mode tap name tap0", "ip -n h1 link set dev tap0 up master br0"]
+    b = nw.Netns(runner=nw.DryRunRunner()).batch()
+    b.link_add("tap0", "tap", mtu=1300)
+    b.veth_add("va", "vb", up=True)
+    assert [line for line in b.script("/d")[1]["/d/main.0"].splitlines() if line != MARKER] == [
+        "tuntap add mode tap name tap0", "link set dev tap0 mtu 1300", "link add va up type veth peer name vb"]
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda h: h.veth_add("a", "b", up="yes"), "invalid up 'yes'"),
+    (lambda h: h.veth_add("a", "b", up=None), "invalid up None"),
+    (lambda h: h.link_add("br0", "bridge", mtu=2**31), "invalid MTU"),
+    (lambda h: h.link_add("br0", "bridge", master="a b"), "whitespace"),
+    (lambda h: h.link_add("tap0", "tap", mtu=-5), "invalid MTU -5"),
+])
+def test_bad_settings_at_creation_are_refused_before_anything_runs(call, words):
+    runner = nw.DryRunRunner()
+    with pytest.raises(nw.InvalidArgument, match=words):
+        call(nw.Netns("h1", runner=runner))
+    assert runner.commands == []
+
+
 @pytest.mark.parametrize("call, words", [
     (lambda h: h.route_add("10.1.2.0/16", via="10.0.0.1"), "host bits set"),
     (lambda h: h.route_add("10.1.0.0/33", dev="eth0"), "10.1.0.0/33"),
@@ -187,14 +218,14 @@ def test_a_batch_takes_every_new_change_as_ip_batch_lines():
     b = nw.Netns(runner=nw.DryRunRunner()).batch()
     routed(b)
     text, files = b.script("/d")
-    assert lines(text) == ["link add br0 type bridge", "netns add r",
-                           "netns exec r sysctl -q -w net.ipv4.ip_forward=1",
-                           "netns exec r ip -o -batch /d/ns1"]
-    assert lines(files["/d/ns1"]) == [
+    assert text == "ip -o -batch /d/main.0\nip -n r -o -batch /d/main.1\n"
+    assert lines(files["/d/main.0"]) == ["link add br0 type bridge", "netns add r",
+                                         "netns exec r sysctl -q -w net.ipv4.ip_forward=1"]
+    assert lines(files["/d/main.1"]) == [
         "link add eth1 type veth peer name eth0 netns h1", "route add 10.99.0.0/16 via 10.76.1.2 metric 10",
         "neigh add 10.76.1.2 lladdr 02:00:00:00:00:02 dev eth1", "tuntap add mode tap name tap0",
         "route replace default via 10.76.1.2", "route del 10.98.0.0/16 dev eth1"]
-    assert text.count(MARKER) == 3 and files["/d/ns1"].count(MARKER) == 6  # one after each change
+    assert files["/d/main.0"].count(MARKER) == 3 and files["/d/main.1"].count(MARKER) == 6  # one after each change
 
 
 def test_a_batch_refuses_a_sysctl_outside_a_named_namespace():

@@ -25,9 +25,11 @@ does not declare; addresses an interface has beyond the declared ones;
 the MTU, master and sysctls the file does not name.
 
 Changes are recorded in phases (namespaces; deletions; links, veths,
-links standing on other devices; states, MTUs and masters; sysctls;
-addresses; routes); the batch groups each namespace's lines and keeps every
-dependency.
+links standing on other devices — each made in its declared state, MTU
+and master, as ``ip link add p1 up master br0 type veth …``, a master of a
+link of the first phase set later —; the states, MTUs and masters left to
+change; sysctls; addresses; routes); the batch groups each namespace's
+lines and keeps every dependency.
 """
 from __future__ import annotations
 
@@ -63,22 +65,29 @@ def record(lab: Lab, state: State, batch) -> None:
                 scopes[ns].link_del(dev)
                 _forget_peer(live, ns, end)
                 _gone(live[ns], dev)
-    # Creations.
+    # Creations, each link made with its state and MTU (and its master, once
+    # the links that may be masters are there), as a person writes `ip link add`.
     for name, space in lab.namespaces.items():
         for dev in creation_order(space):
             link = space.links[dev]
             if dev not in live[name] and not link.options.get("link") and not link.options.get("dev"):
-                scopes[name].link_add(dev, link.kind, **link.options)
+                made = _made_with(space, dev, master=False)
+                scopes[name].link_add(dev, link.kind, **made, **link.options)
+                live[name][dev] = _as_made(made)
     for veth in lab.veths:
         (a, a_dev), (b, b_dev) = veth.a, veth.b
         if a_dev not in live[a]:
-            scopes[a].veth_add(a_dev, b_dev, peer_netns=scopes[b] if b != a else None)
+            made = _made_with(lab.namespaces[a], a_dev)
+            scopes[a].veth_add(a_dev, b_dev, peer_netns=scopes[b] if b != a else None, **made)
+            live[a][a_dev], live[b][b_dev] = _as_made(made), _as_made({})
     for name, space in lab.namespaces.items():
         for dev in creation_order(space):
             link = space.links[dev]
             if dev not in live[name] and (link.options.get("link") or link.options.get("dev")):
-                scopes[name].link_add(dev, link.kind, **link.options)
-    # Settings of each interface (a link just made is down, with no master).
+                made = _made_with(space, dev)
+                scopes[name].link_add(dev, link.kind, **made, **link.options)
+                live[name][dev] = _as_made(made)
+    # Settings of each interface left to change (stand-ins in `live` say how links were made).
     for name, space in lab.namespaces.items():
         for dev, wanted in space.interfaces.items():
             change = _settings(wanted, live[name].get(dev))
@@ -183,6 +192,21 @@ def _settings(wanted: Interface, have: Optional[dict]) -> dict:
     if wanted.up != ("UP" in have.get("flags", [])):
         change["up"] = wanted.up
     return change
+
+
+def _made_with(space: Namespace, dev: str, master: bool = True) -> dict:
+    """The ``up``/``mtu``/``master`` a new link ``dev`` is made with: what the
+    file declares for it (its master only with ``master``)."""
+    wanted = space.interfaces.get(dev)
+    made = _settings(wanted, None) if wanted is not None else {}
+    if not master:
+        made.pop("master", None)
+    return made
+
+
+def _as_made(made: dict) -> dict:
+    """A stand-in for the live link that a creation with ``made`` gives."""
+    return {"flags": ["UP"] if made.get("up") else [], "mtu": made.get("mtu"), "master": made.get("master")}
 
 
 def _addresses(link: Optional[dict]) -> Set[str]:

@@ -22,6 +22,7 @@ from ..ops.link import create as link_create, set_ as link_set
 from ..validate import (check_cidr, check_flag, check_ip, check_mtu, check_netns_name, check_new_ifname,
                         check_route_dst, check_sysctl_value, check_table, ip_version)
 from ..where import Where
+from .yaml_data import load_yaml
 
 Path = Tuple[Union[str, int], ...]
 
@@ -165,7 +166,8 @@ _OPENERS, _CLOSERS = "[{", "]}"
 
 def parse(source: str, text: str):
     """The data of a topology file's ``text``: JSON for a ``.json`` name, else
-    YAML (ruamel.yaml's safe loader, in C when ``ruamel.yaml.clib`` is there).
+    YAML (ruamel.yaml's safe loading, its parser in C when ``ruamel.yaml.clib``
+    is there: :func:`~netnswrap.lab.yaml_data.load_yaml`).
     Brackets nested deeper than :data:`MAX_DEPTH` are refused before either
     parser sees them."""
     depth = deepest = 0
@@ -182,10 +184,9 @@ def parse(source: str, text: str):
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise SpecError(source, "", f"not valid JSON: {exc.msg}", exc.lineno) from None
-    from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
     try:
-        return YAML(typ="safe").load(text)
+        return load_yaml(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise SpecError(source, "", f"not valid YAML: {exc.problem or exc.context}",

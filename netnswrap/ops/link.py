@@ -60,20 +60,29 @@ def show_dev(dev: str, json: bool = True, details: bool = True) -> Argv:
     return list_(json, details) + ("dev", check_ifname(dev))
 
 
-def create(name: str, kind_args: Argv) -> Write:
-    """``ip link add NAME KIND_ARGS…`` (undone by ``ip link del NAME``)"""
-    return Write(("ip", "link", "add") + device(check_new_ifname(name)) + kind_args,
+def settings(up: bool = False, mtu: Optional[int] = None, master: Optional[str] = None) -> Argv:
+    """A new link's state, MTU and master as words of ``ip link add``: ``[up] [mtu N] [master BR]``."""
+    if check_flag(up, "up") is None:
+        raise InvalidArgument("invalid up None: must be True or False")
+    return (("up",) if up else ()) + (("mtu", check_mtu(mtu)) if mtu is not None else ()) \
+        + (("master", check_ifname(master)) if master is not None else ())
+
+
+def create(name: str, kind_args: Argv, set_words: Argv = ()) -> Write:
+    """``ip link add NAME [up] [mtu N] [master BR] KIND_ARGS…`` (``set_words``:
+    :func:`settings`; undone by ``ip link del NAME``)"""
+    return Write(("ip", "link", "add") + device(check_new_ifname(name)) + set_words + kind_args,
                  undo=Undo(("ip", "link", "del") + device(name), removes=True), reuses_name=True)
 
 
 def veth(name: str, peer: str, peer_netns: Optional[str] = None,
-         peer_where: Optional[Where] = None) -> Write:
-    """``ip link add NAME type veth peer name PEER [netns NS]``
+         peer_where: Optional[Where] = None, set_words: Argv = ()) -> Write:
+    """``ip link add NAME [up] [mtu N] [master BR] type veth peer name PEER [netns NS]``
 
     ``peer_netns`` is the ``netns`` argument (:meth:`Where.ref`), ``peer_where``
-    the namespace it names."""
+    the namespace it names; ``set_words`` (:func:`settings`) apply to NAME's end."""
     args: Argv = ("type", "veth", "peer", "name", check_new_ifname(peer))
-    write = create(name, args + (("netns", peer_netns) if peer_netns is not None else ()))
+    write = create(name, args + (("netns", peer_netns) if peer_netns is not None else ()), set_words)
     return Write(write.argv, touches=(peer_where,) if peer_where else (), undo=write.undo,
                  reuses_name=True)
 
@@ -119,18 +128,22 @@ def delete(dev: str) -> Write:
 
 
 class LinkWrites(Changes):
-    def veth_add(self, name: str, peer: str, *, peer_netns=None) -> None:
+    def veth_add(self, name: str, peer: str, *, peer_netns=None, up: bool = False,
+                 mtu: Optional[int] = None, master: Optional[str] = None) -> None:
         """Create a veth pair; the peer end directly in ``peer_netns`` (a name,
-        a ``Netns``, a batch scope or a PID) when given.
-        Equivalent to: ``ip link add NAME type veth peer name PEER [netns NS]``"""
+        a ``Netns``, a batch scope or a PID) when given. ``up``, ``mtu`` and
+        ``master`` apply to NAME's end, as it is made.
+        Equivalent to: ``ip link add NAME [up] [mtu N] [master BR] type veth peer name PEER [netns NS]``"""
         there = where_of(peer_netns) if peer_netns is not None else None
-        self._apply(veth(name, peer, self._ref(there) if there else None, there))
+        set_words = settings(up, mtu, master)
+        self._apply(veth(name, peer, self._ref(there) if there else None, there, set_words))
 
     def bridge_add(self, name: str) -> None:
         """Create a bridge. Equivalent to: ``ip link add NAME type bridge``"""
         self.link_add(name, "bridge")
 
-    def link_add(self, name: str, kind: str, **options) -> None:
+    def link_add(self, name: str, kind: str, *, up: bool = False, mtu: Optional[int] = None,
+                 master: Optional[str] = None, **options) -> None:
         """Create a link of ``kind`` with that kind's options (see
         :data:`netnswrap.ops.kinds.KINDS`): ``veth`` (``peer=``,
         ``peer_netns=``), ``bridge``, ``dummy``, ``macvlan``/``ipvlan``
@@ -139,16 +152,22 @@ class LinkWrites(Changes):
         (``mode=``), ``tun``/``tap``, ``gre``/``ipip`` (``remote=``,
         ``local=``). An option the kind does not take is an
         ``InvalidArgument`` naming the ones it does; a kind the kernel lacks
-        raises ``NotSupported`` naming it.
-        Equivalent to: ``ip link add NAME [link DEV] type KIND [OPTION VALUE]…``
-        (``ip tuntap add mode tun|tap name NAME`` for tun/tap)"""
+        raises ``NotSupported`` naming it. ``up``, ``mtu`` and ``master``
+        apply as the link is made (to NAME's end of a veth).
+        Equivalent to: ``ip link add NAME [up] [mtu N] [master BR] [link DEV] type KIND
+        [OPTION VALUE]…`` (``ip tuntap add mode tun|tap name NAME``, then ``ip
+        link set dev NAME [up] [mtu N] [master BR]`` when given, for tun/tap)"""
         words = kinds.check_options(kind, options)
+        set_words = settings(up, mtu, master)
         if kind == "veth":
-            self.veth_add(name, words["peer"], peer_netns=options.get("peer_netns"))
+            self.veth_add(name, words["peer"], peer_netns=options.get("peer_netns"), up=up, mtu=mtu,
+                          master=master)
         elif kind in ("tun", "tap"):
             self._apply(kinds.tuntap(name, kind))
+            if set_words:
+                self.link_set(name, up=up or None, mtu=mtu, master=master)
         else:
-            self._apply(create(name, kinds.args(kind, words)))
+            self._apply(create(name, kinds.args(kind, words), set_words))
 
     def link_set(self, dev: str, *, up: Optional[bool] = None, mtu: Optional[int] = None,
                  master: Optional[str] = None, nomaster: bool = False, netns=None,
