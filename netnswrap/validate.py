@@ -29,6 +29,12 @@ _LLADDR = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){1,31}$")
 def _name_problem(name, max_bytes: int, forbidden: str) -> Optional[str]:
     if not isinstance(name, str):
         return f"must be a str, not {type(name).__name__}"
+    return _str_name_problem(name, max_bytes, forbidden)
+
+
+@functools.lru_cache(maxsize=4096)
+def _str_name_problem(name: str, max_bytes: int, forbidden: str) -> Optional[str]:
+    """(remembered: a lab or a batch checks each name several times)"""
     if name in ("", ".", ".."):
         return "must not be empty, '.' or '..'"
     if name.startswith("-"):
@@ -184,16 +190,22 @@ _SYSCTL_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@+%/-]*")
 def check_ip(address, what: str = "address", family: Optional[int] = None) -> str:
     """One IPv4 or IPv6 address without a prefix length (of IP version
     ``family`` when given), in its canonical spelling."""
-    try:
-        value = ipaddress.ip_address(address) if isinstance(address, str) else None
-    except ValueError:
-        value = None
+    value = _parsed_ip(address) if isinstance(address, str) else None
     if value is None:
         raise InvalidAddress(f"invalid {what} {address!r}: must be one IPv4 or IPv6 address "
                              "(no prefix length), e.g. 10.1.1.1 or 2001:db8::1")
     if family is not None and value.version != family:
         raise InvalidAddress(f"invalid {what} {address!r}: must be an IPv{family} address here")
     return str(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_ip(address: str):
+    """``ipaddress.ip_address(address)``, None if it is none (remembered, as :func:`_canonical_cidr`)."""
+    try:
+        return ipaddress.ip_address(address)
+    except ValueError:
+        return None
 
 
 def check_route_dst(dst) -> str:
@@ -211,6 +223,7 @@ def check_route_dst(dst) -> str:
                              "address or a network such as 10.1.0.0/16)") from None
 
 
+@functools.lru_cache(maxsize=4096)
 def ip_version(value: str) -> Optional[int]:
     """4 or 6 for a checked address or network, None for ``default``."""
     return None if value == "default" else ipaddress.ip_network(value).version
