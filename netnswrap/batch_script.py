@@ -26,9 +26,13 @@ _MARKED = re.compile(r"^1: lo[:@]", re.M)
 # while it runs (so that `cleanup` can tell a batch still running from one
 # whose owner died).
 RUN_SCRIPT = 'exec flock "$2" sh -e "$1" 1<>"$2"'
-# What a batch line cannot carry: whitespace splits words, '#' starts a
-# comment anywhere, a leading quote opens a quoted word, a trailing '\' joins lines.
+# What a word of a batch line cannot carry bare: whitespace splits words, '#'
+# starts a comment anywhere, a leading quote opens a quoted word, a trailing
+# '\' joins lines. Such a word goes in double quotes (iproute2's makeargs reads
+# a word that starts with a quote up to the same quote), which cannot hold '"',
+# '#' (a comment even there), '\' or a line break: those cannot go at all.
 _UNSAFE = re.compile(r"[\s#\"'\\]")
+_UNQUOTABLE = re.compile(r"[\"#\\\n\r\v\f]")
 ANY = object()  # stands for "every namespace" in ordering (a PID target other than the base)
 
 
@@ -42,15 +46,21 @@ class Op:
 
 
 def line_safe(word: str) -> bool:
-    """Whether ``word`` can go into an ``ip -batch`` line as one word."""
-    return not _UNSAFE.search(word)
+    """Whether ``word`` can go into an ``ip -batch`` line as one word (bare or quoted)."""
+    return not _UNQUOTABLE.search(word)
+
+
+def line_word(word: str) -> str:
+    """``word`` as a batch line carries it: bare, or in double quotes when it
+    is empty or holds spaces, tabs or a single quote (``"KEY=1024 65000"``)."""
+    return word if word and not _UNSAFE.search(word) else f'"{word}"'
 
 
 def check_line(argv) -> None:
     for word in argv:
         if not line_safe(word):
             raise InvalidArgument(f"{word!r} cannot go into an ip -batch line "
-                                  "(no whitespace, '#', quotes or backslashes)")
+                                  "(no '\"', '#', backslashes or line breaks)")
 
 
 @dataclass(eq=False)
@@ -85,7 +95,7 @@ def schedule(ops: List[Op], base: Where) -> List[Segment]:
 
 
 def _line(argv: Argv) -> str:
-    return " ".join(argv[1:])  # a batch line is an ip command without "ip"
+    return " ".join(map(line_word, argv[1:]))  # a batch line is an ip command without "ip"
 
 
 class Plan:

@@ -93,13 +93,13 @@ def _caller_or_held(handle: Handle, table: NsidTable, link: dict,
     ``index`` points back, and at H by the caller's own nsid for H) or one
     only a process holds (lsns run in H names it). One process: ``ip -d -j
     -force -batch -`` of :data:`CALLER_VIEW`, in the caller's namespace."""
-    from .batch_script import line_safe  # a name ip -batch would split or quote
+    from .batch_script import line_safe, line_word  # a name ip -batch cannot carry, or must quote
     if not line_safe(handle.name):
         return table.place(link["link_netnsid"]), None
     # -force: lsns sometimes exits 1 without a word (a process ended while it
     # read /proc); the other lines still run, and the usual way asks again.
     result = handle.at(CALLER).run(("ip", "-force", "-d", "-j", "-batch", "-"),
-                                   input=CALLER_VIEW.format(name=handle.name), check=False)
+                                   input=CALLER_VIEW.format(name=line_word(handle.name)), check=False)
     values = _json_values(result.stdout, result.command)
     if len(values) != 3:  # that, a dry run, or a failure: ask the usual way
         return table.place(link["link_netnsid"]), None

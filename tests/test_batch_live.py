@@ -107,6 +107,23 @@ def test_failure_raises_the_lines_error_and_leaves_the_system_as_it_was(home, na
     assert kernel.ipv4(home.name, "old0") == ["10.88.1.1/24"]
 
 
+def test_words_in_double_quotes_run_and_are_undone(home, names):
+    (first,) = names(1)
+    with pytest.raises(nw.LinkExists):
+        with home.batch() as b:
+            inside = b.netns_add(first)
+            inside.link_add("q'1", "bridge")                                # a name with a single quote
+            inside.sysctl_set("net.ipv4.ping_group_range", "0 2147483647")  # a value with a space
+            inside.bridge_add("q'1")                                        # fails
+    assert first not in kernel.namespaces()
+    with home.batch() as b:
+        inside = b.netns_add(first)
+        inside.link_add("q'1", "bridge", up=True)
+        inside.sysctl_set("net.ipv4.ping_group_range", "0\t2147483647")
+    assert "UP" in kernel.link(first, "q'1")["flags"]
+    assert nw.Netns(first).sysctl_get("net.ipv4.ping_group_range") == "0\t2147483647"
+
+
 def test_parse_error_without_line_number_is_undone_too(home, names):
     (first,) = names(1)
     with pytest.raises(nw.NamespaceNotFound) as raised:

@@ -203,6 +203,22 @@ def test_a_sysctl_set_back_by_hand_is_set_again(prefix):
     assert nw.Netns(host).sysctl_get("net.ipv4.ip_forward") == "1" and nw.plan(spec) == []
 
 
+def test_a_sysctl_of_several_values_is_declared_applied_and_compared(prefix):
+    host = prefix() + "sv"
+    spec = {"namespaces": {host: {"sysctls": {"net.ipv4.ping_group_range": "0 2147483647",
+                                              "net.ipv4.ip_local_port_range": "20000\t30000"}}}}
+    ran = nw.apply(spec)  # one batch: the values go into its lines in double quotes
+    assert f"ip netns exec {host} sysctl -q -w 'net.ipv4.ping_group_range=0 2147483647'" in ran
+    assert subprocess.run(["ip", "netns", "exec", host, "sysctl", "-n", "net.ipv4.ping_group_range"],
+                          capture_output=True, text=True).stdout == "0\t2147483647\n"
+    assert nw.plan(spec) == []
+    subprocess.run(["ip", "netns", "exec", host, "sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=20000 30001"],
+                   check=True)
+    assert nw.plan(spec) == [f"ip netns exec {host} sysctl -q -w 'net.ipv4.ip_local_port_range=20000\t30000'"]
+    nw.apply(spec)
+    assert nw.plan(spec) == []
+
+
 def test_destroy_kills_what_runs_in_the_namespaces_it_deletes(prefix):
     p = prefix()
     lab = small_lab(p)

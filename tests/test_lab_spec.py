@@ -116,6 +116,11 @@ def test_invalid_cidr(tmp_path):
     (("eth1: {addresses: [10.76.1.1/24], master: br0}", "eth1: {adresses: [10.76.1.1/24]}"),
      "namespaces.r.interfaces.eth1.adresses", "unknown key 'adresses'"),
     (("master: br0", "master: eth1"), "namespaces.r.interfaces.eth1.master", "bridge or bond"),
+    (("br0: {kind: bridge}\n    interfaces:\n", "br0: {kind: bridge}\n    interfaces:\n      br0: {master: br0}\n"),
+     "namespaces.r.interfaces.br0.master", "cannot be its own master"),
+    (("br0: {kind: bridge}\n    interfaces:\n",
+      "br0: {kind: bridge}\n      br1: {kind: bridge}\n    interfaces:\n      br1: {master: br0}\n"),
+     "namespaces.r.interfaces.br1.master", "a bridge cannot be a port of another bridge"),
     (("h1:\n    interfaces:\n      eth0", "h1:\n    interfaces:\n      eth7"),
      "namespaces.h1.interfaces.eth7", "not made by this file"),
     (("{dst: default, via: 10.76.1.1}", "{dst: default, via: 10.76.1.1, dev: eth5}"),
@@ -154,6 +159,10 @@ def test_syntax_errors_name_file_and_line(tmp_path):
     assert "not valid YAML" in error.rule and error.line in (9, 10)
     error = error_of(tmp_path, '{"namespaces": {"a": {}},\n "links": [}', "lab.json")
     assert str(error).startswith(f"{tmp_path}/lab.json:2: not valid JSON")
+    error = error_of(tmp_path, '{"namespaces": {"a": {}, "b": {}, "a": {"sysctls": null}}}', "lab.json")
+    assert "the key 'a' is given twice" in error.rule  # (json alone keeps the last silently)
+    error = error_of(tmp_path, GOOD.replace("  h1:\n", "  r:\n    links: null\n  h1:\n"))
+    assert "duplicate key" in error.rule
     error = error_of(tmp_path, "- just\n- a list\n")
     assert "must be a mapping" in error.rule
 

@@ -240,8 +240,8 @@ def test_a_handle_dry_run_prints_the_placed_command_line(capsys):
     dry = nw.DryRunRunner(print_commands=True)
     for handle in (nw.Netns("blue", runner=dry), nw.Netns.from_pid(1503, runner=dry)):
         assert handle.spawn(["ip", "-br", "link"]).wait().ok
-    assert capsys.readouterr().out.splitlines() == ["ip netns exec blue ip -br link",
-                                                    "nsenter -t 1503 -n ip -br link"]
+    assert capsys.readouterr().out.splitlines() == ["ip netns exec blue true", "ip netns exec blue ip -br link",
+                                                    "nsenter -t 1503 -n true", "nsenter -t 1503 -n ip -br link"]
 
 
 # --- recorded, replayed, dry-run ------------------------------------------------------

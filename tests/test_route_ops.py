@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import netnswrap as nw
-from netnswrap.batch_script import MARKER
+from netnswrap.batch_script import MARKER, check_line
 from netnswrap.ops import kinds, neigh, route, sysctl
 from netnswrap.runners import Result, Runner
 from netnswrap.where import Where
@@ -233,7 +233,21 @@ def test_a_batch_refuses_a_sysctl_outside_a_named_namespace():
         with pytest.raises(nw.InvalidArgument, match="only in a named namespace"):
             handle.batch().sysctl_set("net.ipv4.ip_forward", 1)
     with pytest.raises(nw.InvalidArgument, match="cannot go into an ip -batch line"):
-        nw.batch().netns("r").sysctl_set("net.ipv4.ip_local_port_range", "1024\t65000")
+        nw.batch().netns("r").sysctl_set("net.core.somaxconn", 'a"b')
+
+
+def test_a_word_with_spaces_tabs_or_a_single_quote_goes_into_a_batch_line_in_double_quotes():
+    b = nw.Netns(runner=nw.DryRunRunner()).batch()
+    b.netns("r").sysctl_set("net.ipv4.ip_local_port_range", "1024\t65000")
+    b.netns("r").link_add("q'1", "bridge")
+    _, files = b.script("/d")
+    assert lines(files["/d/main.0"]) == ['netns exec r sysctl -q -w "net.ipv4.ip_local_port_range=1024\t65000"']
+    assert lines(files["/d/main.1"]) == ['link add "q\'1" type bridge']
+    for word in ('a"b', "a#b", "a\\b"):  # what double quotes cannot hold
+        with pytest.raises(nw.InvalidArgument, match="cannot go into an ip -batch line"):
+            b.netns("r").sysctl_set("net.core.somaxconn", word)
+    with pytest.raises(nw.InvalidArgument, match="cannot go into an ip -batch line"):
+        check_line(("a\nb",))
 
 
 def test_what_a_batch_undoes():

@@ -56,6 +56,16 @@ def test_bad_spawn_arguments_are_refused_before_anything_starts(netns_factory):
             blue.spawn(argv, env=env)
 
 
+def test_spawn_in_a_namespace_that_cannot_be_entered_raises_its_error():
+    missing = unique_netns_name("nwsp")  # never made
+    with pytest.raises(nw.NamespaceNotFound):
+        nw.Netns(missing).spawn(["sleep", "30"])
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a PID nobody has now (reused only after the PID space wraps)
+    with pytest.raises(nw.ProcessNotFound):
+        nw.Netns.from_pid(gone.pid).spawn(["sleep", "30"])
+
+
 def test_the_throwaway_namespace_kills_every_process_in_it_before_deletion():
     name = unique_netns_name("nwsp")
     outside = None

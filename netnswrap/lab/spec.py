@@ -181,7 +181,7 @@ def parse(source: str, text: str):
         raise SpecError(source, "", f"nested deeper than {MAX_DEPTH} levels of brackets")
     if source.endswith(".json"):
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=lambda pairs: _unique_keys(source, pairs))
         except json.JSONDecodeError as exc:
             raise SpecError(source, "", f"not valid JSON: {exc.msg}", exc.lineno) from None
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -193,6 +193,17 @@ def parse(source: str, text: str):
                         mark.line + 1 if mark else None) from None
     except YAMLError as exc:
         raise SpecError(source, "", f"not valid YAML: {exc}") from None
+
+
+def _unique_keys(source: str, pairs: list) -> dict:
+    """A JSON object, refused when it gives a key twice (json would keep the
+    last silently; ruamel.yaml refuses a YAML mapping that does)."""
+    found: dict = {}
+    for key, value in pairs:
+        if key in found:
+            raise SpecError(source, "", f"not valid JSON: the key {key!r} is given twice in one object")
+        found[key] = value
+    return found
 
 
 def screen(source: str, data):
@@ -453,14 +464,20 @@ class _Checker:
         if mtu is not None:
             self.check(path + ("mtu",), check_mtu, mtu)
         master = entry.get("master")
+        dev = path[-1]
         if master is not None:
             link = space.links.get(master)
             if link is None or link.kind not in MASTER_KINDS:
                 self.fail(path + ("master",), f"master must name a bridge or bond declared under "
                           f"namespaces: {space.name}: links:; given {master!r}")
+            if master == dev:
+                self.fail(path + ("master",), f"an interface cannot be its own master; given {master!r}")
+            made = space.links.get(str(dev))
+            if made is not None and made.kind == "bridge" and link is not None and link.kind == "bridge":
+                self.fail(path + ("master",), f"a bridge cannot be a port of another bridge (the kernel "
+                          f"refuses it); given {master!r}")
         up = entry.get("up", True)
         self.check(path + ("up",), check_flag, up, "up")
-        dev = path[-1]
         if mtu is not None or master is not None:
             self.check(path, _batch_safe, link_set(str(dev), mtu=mtu, master=master))
         return Interface(tuple(checked), mtu, master, bool(up))

@@ -95,6 +95,8 @@ class Changes:
 class Reads:
     """What a ``…Reads`` mixin needs of the handle it is mixed into."""
 
+    where: Where
+
     def run(self, argv: Sequence[str], *, input: Optional[str] = None,
             timeout: Optional[float] = None, check: bool = True, as_program: bool = False) -> Result:
         """Run ``argv`` in this namespace (``as_program``: even an ``ip`` command

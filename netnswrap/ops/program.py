@@ -24,6 +24,12 @@ class ProgramOps(Reads):
         group of its own, and return its :class:`~netnswrap.process.Process`
         (``lines()``, ``wait()``, ``terminate()``, ``kill()``; a context
         manager that kills the group). ``env`` adds variables to the inherited
-        environment. Equivalent to: ``ip netns exec NAME ARGV… &`` /
-        ``nsenter -t PID -n ARGV… &``"""
-        return self.start(check_argv(argv), env=check_env(env))
+        environment. A namespace that cannot be entered raises its typed error
+        (``NamespaceNotFound``…) here, not as the program's exit status: it is
+        entered once with ``true`` first.
+        Equivalent to: ``ip netns exec NAME true; ip netns exec NAME ARGV… &`` /
+        ``nsenter -t PID -n true; nsenter -t PID -n ARGV… &``"""
+        argv, env = check_argv(argv), check_env(env)
+        if self.where.name is not None or self.where.pid is not None:
+            self.exec(["true"])
+        return self.start(argv, env=env)
