@@ -12,33 +12,17 @@ from __future__ import annotations
 
 import json
 import shlex
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from .containers import held_by, list_containers
 from .errors import NetnsWrapError, ParseError, ProcessNotFound, first_line
+from .named_loop import each_named, split_named
 from .nsids import Handle, NsidTable, endpoint, members as read_members, place, reach
 from .ops.addr import list_ as addr_list
 from .ops.route import list_ as route_list
 from .parsing import load_json_list
 from .peers import kind, mate, points_back
-from .where import Argv
 
-HEADER = "\nnetns: "  # what `ip -all netns exec` prints before each namespace's output
-
-
-def each_named(names: List[str], argv: Argv, lines: Sequence[str] = ()) -> Argv:
-    """The ``ip`` command ``argv`` in each named namespace of ``names``, one
-    after another in one process, each one's output after a ``\\nnetns:
-    NAME\\n`` header as ``ip -all netns exec`` prints it — without its
-    fault: a child that cannot enter a namespace goes on with the rest of
-    the list (iproute2 6.1), so every namespace it cannot enter (not root,
-    one deleted meanwhile) doubles the processes after it. ``lines`` are
-    each ``ip``'s standard input (the lines of an ``ip -batch -``).
-    Equivalent to: ``for n in NAMES; do echo "netns: $n"; ip -n "$n" ARGS… [<<EOF LINES EOF]; done``"""
-    feed = "".join(f"{line}\n" for line in lines)
-    feed = f" <<'EOF'\n{feed}EOF\n" if lines else "; "
-    script = f'for n; do printf "\\nnetns: %s\\n" "$n"; ip -n "$n" {shlex.join(argv[1:])}{feed}done; true'
-    return ("sh", "-c", script, "sh", *names)
 
 
 def topology(handle: Handle) -> dict:
@@ -197,6 +181,7 @@ def _space(name: Optional[str], nsid: Optional[int]) -> dict:
 # lines; _main_table drops the keys it adds to routes.
 NAMED_READ = ("ip", "-d", "-j", "-batch", "-")
 NAMED_LINES = ("addr show", "route show table all")
+NAMED_INPUT = "".join(f"{line}\n" for line in NAMED_LINES)  # NAMED_READ's standard input
 # What `ip -d -j route` prints and `ip -j route` leaves out: values that are the defaults.
 _ROUTE_DETAILS = {"type": "unicast", "table": "main", "protocol": "boot", "scope": "global"}
 
@@ -217,7 +202,7 @@ def _read_links(handle: Handle, spaces: List[dict]) -> None:
     named = {space["name"]: space for space in spaces if space["name"] is not None and space["readable"]}
     show = NAMED_READ
     if named:
-        result = handle.run(each_named(list(named), show, NAMED_LINES))
+        result = handle.run(each_named(list(named), show, NAMED_INPUT))
         found = _split_all(result.stdout, named, arrays=len(NAMED_LINES))
         for name, why in _refused(result.stderr, named).items():
             if why.endswith("No such file or directory"):  # deleted since it was listed
@@ -262,24 +247,6 @@ def _why(name: Optional[str], said: str) -> str:
     if name is not None and said.endswith("failed: Invalid argument"):
         return f"{said}: /run/netns/{name} is not a network namespace (a plain file, or no longer mounted)"
     return said
-
-
-def split_named(text: str, names) -> Dict[str, str]:
-    """Output of one command per named namespace, each after a ``\\nnetns:
-    NAME\\n`` header (``ip -all netns exec``, :func:`each_named`) → ``{name:
-    what it printed there}``. Names are matched against the known ones
-    (longest first), so even a name with a newline is read right."""
-    known = sorted(names, key=len, reverse=True)
-    found: Dict[str, str] = {}
-    at = text.find(HEADER)
-    while at >= 0:
-        at += len(HEADER)
-        name = next((n for n in known if text.startswith(n + "\n", at)), None)
-        end = text.find(HEADER, at)
-        if name is not None:
-            found[name] = text[at + len(name) + 1:end if end >= 0 else len(text)]
-        at = end
-    return found
 
 
 def _split_all(text: str, names, arrays: int = 1) -> Dict[str, list]:

@@ -20,7 +20,8 @@ from netnswrap.nsids import MEMBERS, lsns_and_caller as lsns_and_caller_argv
 from netnswrap import render
 from netnswrap.runners import Result, Runner
 from netnswrap.containers import ENGINES
-from netnswrap.host_topology import NAMED_LINES, NAMED_READ, _split_all, each_named
+from netnswrap.host_topology import NAMED_INPUT, NAMED_READ, _split_all
+from netnswrap.named_loop import each_named
 
 CASSETTE = Path(__file__).parent.parent / "fixtures" / "cassettes" / "topology-docker-host.json"
 RECORDED = Path(__file__).parent.parent / "fixtures" / "reference" / "recorded"
@@ -188,7 +189,7 @@ def two_hosts():
         shlex.join(MEMBERS):  # the reading shell is PID 99, in the caller's namespace
             "99\n/proc/1/ns/net 100\n/proc/11/ns/net 201\n/proc/12/ns/net 202\n/proc/99/ns/net 100\n",
         "lsns -J -t net": lsns((100, 1, "unassigned"), (201, 11, "unassigned"), (202, 12, "unassigned")),
-        shlex.join(each_named(["h1", "h2"], NAMED_READ, NAMED_LINES)):  # links, then routes
+        shlex.join(each_named(["h1", "h2"], NAMED_READ, NAMED_INPUT)):  # links, then routes
             "\nnetns: h1\n" + json.dumps([LO, veth(3, "va", 2, 0)]) + "\n" + json.dumps(H1_ROUTES) +
             "\n\nnetns: h2\n" + json.dumps([LO, veth(3, "vb", 2, 0)]) + "\n[]\n",
         "ip -d -j addr show": [LO],

@@ -72,7 +72,7 @@ def export(handle, namespaces=None) -> dict:
 
     Equivalent to: what :func:`netnswrap.host_topology.topology` reads, and
     ``ip netns exec NS sysctl -e net.ipv4.ip_forward net.ipv6.conf.all.forwarding``
-    for each (in one process, see :func:`netnswrap.lab.live.in_each`)."""
+    for each (in one process, see :func:`netnswrap.named_loop.each_named`)."""
     wanted = None if namespaces is None else \
         [check_netns_name(name) for name in ([namespaces] if isinstance(namespaces, str) else namespaces)]
     for attempt in range(READS):

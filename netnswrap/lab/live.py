@@ -3,31 +3,23 @@
 The lab's namespaces are read together: one process for the links with
 their addresses and the routes (the routes only when the file declares
 some), one more for the sysctls (only when it declares some) — not one
-process started from Python per namespace. Each is a ``sh`` loop that skips
-the namespaces that do not exist (no ``/run/netns/NAME``: so no ``ip netns
-list`` is needed first) and runs ``ip -n NS …`` in each of the others (for
-the links and routes one ``ip -n NS -d -j -batch -`` of both reads). It
-prints what ``ip -all netns exec`` prints (a ``netns: NAME`` header before
-each one's output) without its two hazards: it reads only the lab's
-namespaces, not every one on the host, and a namespace deleted while it is
-read is an error line, where ``ip -all netns exec`` (iproute2 6.1) lets the
-child that failed to enter it carry on iterating as a second reader — under
-churn (many namespaces made and deleted meanwhile) the processes double at
-each such namespace, observed here as ~600 processes still running after
-ten minutes.
+process started from Python per namespace. Each is a ``sh`` loop
+(:func:`netnswrap.named_loop.each_named`) that skips the namespaces that
+do not exist (no ``/run/netns/NAME``: so no ``ip netns list`` is needed
+first) and runs ``ip -n NS …`` in each of the others (for the links and
+routes one ``ip -n NS -d -j -batch -`` of both reads).
 """
 from __future__ import annotations
 
 import json
-import shlex
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Set
+from typing import Dict, Iterable, List, Set
 
 from ..classify import classify
 from ..errors import NetnsWrapError, ParseError, PermissionDenied
 from ..ops.addr import list_ as addr_list
 from ..ops.route import list_ as route_list
-from ..host_topology import split_named
+from ..named_loop import each_named, split_named
 from ..where import Argv
 from .spec import Lab
 
@@ -66,29 +58,13 @@ def read(handle, lab: Lab) -> State:
     return state
 
 
-def in_each(names: Iterable[str], argv: Argv, stdin: Optional[str] = None) -> Argv:
-    """One process running ``argv`` in each named namespace ``names`` that
-    exists (``/run/netns/NAME``; the others are skipped), each one's output
-    after a ``\\nnetns: NAME\\n`` header (as ``ip -all netns exec`` prints it):
-    ``ip -n NS …`` for an ``ip`` command, ``ip netns exec NS …`` for another
-    program; ``stdin`` is piped into each (``ip -batch -``).
-    Equivalent to: ``sh -c 'for ns; do [ -e "/run/netns/$ns" ] || continue; printf "\\nnetns: %s\\n" "$ns";
-    ip -n "$ns" ARGV…; done' sh NAME…``"""
-    run = f'ip -n "$ns" {shlex.join(argv[1:])}' if argv[0] == "ip" else f'ip netns exec "$ns" {shlex.join(argv)}'
-    loop = f'for ns; do [ -e "/run/netns/$ns" ] || continue; printf "\\nnetns: %s\\n" "$ns"; {run}; done'
-    if stdin is None:
-        return ("sh", "-c", loop, "sh", *names)
-    return ("sh", "-c", loop.replace(run, f'printf %s "$input" | {run}').replace("for ns;", 'input=$1; shift; for ns;'),
-            "sh", stdin, *names)
-
-
 def read_json(handle, shows: List[Argv], wanted: List[str]) -> Dict[str, List[list]]:
     """``{namespace: [JSON list of each of shows]}`` for each of ``wanted``
     that exists, from one process: ``ip -n NS -d -j -batch -`` of the
     ``shows`` (``ip -j … show`` commands, read with ``-d``) in each. A
     namespace whose output is short (it vanished, ip failed) is an error."""
     lines = "".join(" ".join(show[show.index("-j") + 1:]) + "\n" for show in shows)
-    result = handle.run(in_each(wanted, ("ip", "-d", "-j", "-batch", "-"), stdin=lines), check=False)
+    result = handle.run(each_named(wanted, ("ip", "-d", "-j", "-batch", "-"), lines, existing=True), check=False)
     decoder = json.JSONDecoder()
     found: Dict[str, List[list]] = {}
     for ns, text in split_named(result.stdout, wanted).items():
@@ -128,7 +104,7 @@ def existing(handle, names: Iterable[str]) -> List[str]:
 def read_sysctls(handle, keys: Argv, names: List[str]) -> Dict[str, Dict[str, str]]:
     """``{namespace: {key: value}}`` of ``keys`` in each of ``names`` (a key
     a namespace lacks is left out). Equivalent to: ``ip netns exec NS sysctl -e KEY…`` in each"""
-    result = handle.run(in_each(names, ("sysctl", "-e") + keys), check=False)
+    result = handle.run(each_named(names, ("sysctl", "-e") + keys, existing=True), check=False)
     return {ns: sysctl_values(text) for ns, text in split_named(result.stdout, names).items()}
 
 
