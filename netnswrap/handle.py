@@ -10,9 +10,10 @@ raises the typed error of a failure and parses the output.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 from .errors import InvalidArgument, LinkExists, NamespaceNotFound, NetnsWrapError
+from .named_loop import each_named, split_named
 from .ops import Write
 from .ops.all import ReadMethods, WriteMethods
 from .defaults import get_runner
@@ -36,6 +37,24 @@ _IPROUTE2_VERSION = re.compile(r"iproute2-(?:(\d+)\.(\d+)|ss(\d{6}))")
 TEARDOWN_RETRIES = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.5, 0.5, 0.5)
 # Pauses between the rounds of killing a namespace's processes before deleting it.
 KILL_ROUNDS = (0.01, 0.05, 0.1, 0.2, 0.5)
+
+
+def kill_processes_in(handle: "Netns", names: Sequence[str]) -> List[str]:
+    """Kill (SIGKILL) every process in each named namespace of ``names`` that
+    exists, whoever started it, round after round until none is left; the
+    names that exist are returned. Each round is one process listing them
+    all and one ``kill`` (not two per namespace), run from ``handle``.
+    Equivalent to: ``kill -KILL $(ip netns pids NAME)`` for each NAME"""
+    listing = each_named(names, ("ip", "netns", "pids"), existing=True, by_name=True)
+    for pause in KILL_ROUNDS:
+        found = split_named(handle.run(listing).stdout, names)
+        pids = sorted({int(word) for text in found.values() for word in text.split() if word.isdigit()}
+                      - {handle.runner.caller_pid()})
+        if not pids:
+            return [name for name in names if name in found]
+        handle.run(("kill", "-KILL", *map(str, pids)), check=False)
+        handle.runner.pause(pause)
+    raise NetnsWrapError(f"processes keep appearing in netns {', '.join(names)}")
 
 
 class Netns(WriteMethods, ReadMethods):
@@ -120,19 +139,12 @@ class Netns(WriteMethods, ReadMethods):
     def kill_processes(self) -> None:
         """Kill (SIGKILL) every process in this named namespace, whoever
         started it, until none is left (a program that forks as it dies is
-        caught on the next round): no program keeps a deleted namespace alive.
+        caught on the next round): no program keeps a deleted namespace
+        alive. A namespace that does not exist has none.
         Equivalent to: ``kill -KILL $(ip netns pids NAME)``"""
         if self.name is None:
             raise InvalidArgument("kill_processes needs a named namespace")
-        here = self.at(CALLER)
-        for pause in KILL_ROUNDS:
-            pids = [pid for pid in here.netns_pids(self.name) if pid != self.runner.caller_pid()]
-            if not pids:
-                return
-            here.run(("kill", "-KILL", *map(str, pids)), check=False)
-            self.runner.pause(pause)
-        raise NetnsWrapError(f"processes keep appearing in netns {self.name}: "
-                             f"{here.netns_pids(self.name)}")
+        kill_processes_in(self.at(CALLER), [self.name])
 
     # --- running ------------------------------------------------------------
 

@@ -22,16 +22,23 @@ HEADER = "\nnetns: "  # what `ip -all netns exec` prints before each namespace's
 
 
 def each_named(names: Iterable[str], argv: Argv, stdin: Optional[str] = None, *,
-               existing: bool = False) -> Argv:
+               existing: bool = False, by_name: bool = False) -> Argv:
     """One ``sh`` running ``argv`` in each named namespace of ``names``, one
     after another, each one's output after a ``\\nnetns: NAME\\n`` header:
     ``ip -n NS …`` for an ``ip`` command, ``ip netns exec NS …`` for another
-    program. ``stdin`` is each one's standard input (the lines of an ``ip
-    -batch -``); ``existing`` skips, without a header, the names that have
-    no ``/run/netns/NAME``. The shell exits 0: what failed says so on stderr.
+    program; ``by_name``: in the caller's namespace, the name its last
+    argument (``ip netns pids NS``). ``stdin`` is each one's standard input
+    (the lines of an ``ip -batch -``); ``existing`` skips, without a header,
+    the names that have no ``/run/netns/NAME``. The shell exits 0: what
+    failed says so on stderr.
     Equivalent to: ``sh -c 'for ns; do [ -e "/run/netns/$ns" ] || continue;
     printf "\\nnetns: %s\\n" "$ns"; printf %s "$input" | ip -n "$ns" ARGS…; done' sh NAME…``"""
-    run = f'ip -n "$ns" {shlex.join(argv[1:])}' if argv[0] == "ip" else f'ip netns exec "$ns" {shlex.join(argv)}'
+    if by_name:
+        run = f'{shlex.join(argv)} "$ns"'
+    elif argv[0] == "ip":
+        run = f'ip -n "$ns" {shlex.join(argv[1:])}'
+    else:
+        run = f'ip netns exec "$ns" {shlex.join(argv)}'
     skip = '[ -e "/run/netns/$ns" ] || continue; ' if existing else ""
     feed = 'printf %s "$input" | ' if stdin is not None else ""
     loop = f'for ns; do {skip}printf "\\nnetns: %s\\n" "$ns"; {feed}{run}; done; true'

@@ -219,20 +219,38 @@ def test_a_sysctl_of_several_values_is_declared_applied_and_compared(prefix):
     assert nw.plan(spec) == []
 
 
+class Counting(nw.ShRunner):
+    """A live runner that keeps every argv it ran."""
+
+    def __init__(self):
+        super().__init__()
+        self.ran = []
+
+    def run(self, argv, *, input=None, timeout=None):
+        self.ran.append(tuple(argv))
+        return super().run(argv, input=input, timeout=timeout)
+
+
 def test_destroy_kills_what_runs_in_the_namespaces_it_deletes(prefix):
     p = prefix()
     lab = small_lab(p)
     nw.apply(lab)
-    inside = subprocess.Popen(["ip", "netns", "exec", p + "h1", "sleep", "300"])
+    inside = [subprocess.Popen(["ip", "netns", "exec", p + name, "sleep", "300"]) for name in ("h1", "r")]
     try:
-        assert kernel.eventually(lambda: inside.pid in nw.netns_pids(p + "h1"))
-        nw.destroy(lab)
-        assert inside.wait(timeout=10) == -9
+        for process, name in zip(inside, ("h1", "r")):
+            assert kernel.eventually(lambda: process.pid in nw.netns_pids(p + name))
+        runner = Counting()
+        ran = nw.destroy(lab, runner=runner)
+        assert [process.wait(timeout=10) for process in inside] == [-9, -9]
         assert not {p + "r", p + "h1"} & kernel.namespaces()
+        assert sorted(ran) == sorted(f"ip netns del {p}{name}" for name in ("r", "h1"))
+        # whatever the number of namespaces: a listing, one kill, a listing that finds none, the batch
+        assert [argv[0] for argv in runner.ran] == ["sh", "kill", "sh", "sh"]
     finally:
-        if inside.poll() is None:
-            inside.kill()
-            inside.wait()
+        for process in inside:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 def test_without_the_rights_export_says_which_are_needed(prefix):

@@ -17,7 +17,7 @@ import json
 import os
 from typing import List, Optional, Tuple
 
-from ..handle import Netns
+from ..handle import Netns, kill_processes_in
 from ..runners import Runner
 from . import export as _export, live
 from .plan import lines, record
@@ -67,14 +67,13 @@ def destroy(spec, *, runner: Optional[Runner] = None) -> List[str]:
     """Delete the namespaces ``spec`` declares that exist (with all they
     hold, and the processes in them killed first), nothing else; returns the
     command lines it ran.
-    Equivalent to: ``[ -e /run/netns/NAME ]`` for each, ``kill -KILL $(ip netns
-    pids NAME)`` in each, then ``ip netns del NAME`` for those that exist, in
-    one ``ip -batch``"""
+    Equivalent to: ``ip netns pids NAME`` for each that exists (``[ -e
+    /run/netns/NAME ]``, all from one ``sh``), one ``kill -KILL PID…``, then
+    ``ip netns del NAME`` for those that exist, in one batch"""
     lab = load(spec)
     handle = Netns(runner=runner)
     batch = handle.batch()
-    for name in live.existing(handle, lab.namespaces):
-        Netns(name, runner=runner).kill_processes()  # no program keeps a deleted namespace alive
+    for name in kill_processes_in(handle, list(lab.namespaces)):  # no program keeps one alive
         batch.netns_del(name)
     ran = [line for _, group in lines(batch) for line in group]
     batch.run()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Set
+from typing import Dict, List, Set
 
 from ..classify import classify
 from ..errors import NetnsWrapError, ParseError, PermissionDenied
@@ -89,16 +89,6 @@ def read_json(handle, shows: List[Argv], wanted: List[str]) -> Dict[str, List[li
                              argv=result.argv, returncode=result.returncode, stdout=result.stdout,
                              stderr=result.stderr)
     return found
-
-
-def existing(handle, names: Iterable[str]) -> List[str]:
-    """Which of the named namespaces ``names`` exist (have ``/run/netns/NAME``).
-    Equivalent to: ``sh -c 'for ns; do [ -e "/run/netns/$ns" ] && echo "$ns"; done' sh NAME…``
-    (not ``ip netns list``, which fails on another's half-deleted namespace)"""
-    names = list(names)
-    script = 'for ns; do [ -e "/run/netns/$ns" ] && printf "%s\\n" "$ns"; done; true'
-    listed = set(handle.run(("sh", "-c", script, "sh", *names)).stdout.split("\n"))
-    return [name for name in names if name in listed]
 
 
 def read_sysctls(handle, keys: Argv, names: List[str]) -> Dict[str, Dict[str, str]]:
