@@ -219,19 +219,7 @@ def test_a_sysctl_of_several_values_is_declared_applied_and_compared(prefix):
     assert nw.plan(spec) == []
 
 
-class Counting(nw.ShRunner):
-    """A live runner that keeps every argv it ran."""
-
-    def __init__(self):
-        super().__init__()
-        self.ran = []
-
-    def run(self, argv, *, input=None, timeout=None):
-        self.ran.append(tuple(argv))
-        return super().run(argv, input=input, timeout=timeout)
-
-
-def test_destroy_kills_what_runs_in_the_namespaces_it_deletes(prefix):
+def test_destroy_kills_what_runs_in_the_namespaces_it_deletes(prefix, tmp_path):
     p = prefix()
     lab = small_lab(p)
     nw.apply(lab)
@@ -239,13 +227,15 @@ def test_destroy_kills_what_runs_in_the_namespaces_it_deletes(prefix):
     try:
         for process, name in zip(inside, ("h1", "r")):
             assert kernel.eventually(lambda: process.pid in nw.netns_pids(p + name))
-        runner = Counting()
+        runner = nw.RecordingRunner(tmp_path / "destroy.json", inner=nw.ShRunner())
         ran = nw.destroy(lab, runner=runner)
         assert [process.wait(timeout=10) for process in inside] == [-9, -9]
         assert not {p + "r", p + "h1"} & kernel.namespaces()
         assert sorted(ran) == sorted(f"ip netns del {p}{name}" for name in ("r", "h1"))
         # whatever the number of namespaces: a listing, one kill, a listing that finds none, the batch
-        assert [argv[0] for argv in runner.ran] == ["sh", "kill", "sh", "sh"]
+        processes = [entry["argv"][0] for entry in runner.interactions
+                     if entry["argv"][0] not in ("mktemp", "tee", "fallocate", "rm")]  # (the batch's files)
+        assert processes == ["sh", "kill", "sh", "sh"]
     finally:
         for process in inside:
             if process.poll() is None:
