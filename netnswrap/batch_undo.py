@@ -17,7 +17,8 @@ from typing import List, Optional, Tuple
 
 from .batch_script import Op, Plan, Segment, check_line, ran
 from .classify import classify
-from .errors import (AddressNotFound, LinkNotFound, NamespaceNotFound, NetnsWrapError, RouteNotFound)
+from .errors import (AddressNotFound, InvalidArgument, LinkNotFound, NamespaceNotFound, NetnsWrapError,
+                     RouteNotFound)
 from .ops import Undo, Write
 from .runners import SCRATCH_ROOT, Runner
 from .where import Where
@@ -114,9 +115,10 @@ def from_journal(text: str) -> Tuple[int, Where, List[Op]]:
     def where(w) -> Where:
         if not isinstance(w, dict) or set(w) != {"name", "pid"}:
             raise ValueError(f"not a namespace: {w!r}")
-        found = Where(w["name"], w["pid"])
-        check_line((found.name,) if found.name is not None else ())
-        return found
+        try:  # (a name goes into the undo script quoted, as `ip -n NAME`)
+            return Where(w["name"], w["pid"])
+        except InvalidArgument as exc:
+            raise ValueError(str(exc)) from None
 
     def argv(words) -> tuple:
         if not isinstance(words, list) or len(words) < 3 or words[0] != "ip" \

@@ -145,6 +145,11 @@ class Batch(BatchNetns):
             raise InvalidArgument(f"a batch runs a program ({write.argv[0]}) only in a named namespace, "
                                   f"not in {where}: run it outside the batch")
         check_line(write.argv)
+        if write.undo is not None:
+            try:
+                check_line(write.undo.argv)  # (a move back names the namespace it came from)
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"{exc}: this change could not be undone") from None
         if write.in_caller:
             where = self.base
         touched: set = {where, *write.touches}

@@ -211,6 +211,18 @@ def _kind_missing(argv: Sequence[str]):
     return (NotSupported, f"link kind {kind!r} is not supported by this kernel") if kind else NotSupported
 
 
+def _not_supported(argv: Sequence[str]):
+    """NotSupported for ``ip link add/set … [master DEV]``: naming the master
+    when one is given (a device that takes no ports, ``lo`` or a veth, says
+    this too), else the kind, as :func:`_kind_missing`."""
+    master = _word_after(argv, "master")
+    if master is None:
+        return _kind_missing(argv)
+    kind = _word_after(argv, "type") if _ip_words(argv)[1:2] == ["add"] else None
+    return (NotSupported, f"{master!r} takes no ports (it is no bridge, bond or vrf)"
+            + (f", or link kind {kind!r} is not supported by this kernel" if kind else ""))
+
+
 def _gateway_unreachable(argv: Sequence[str]):
     """A gateway the kernel cannot reach directly (``ip route add/replace``),
     or no route at all (``ip route get``)."""
@@ -246,7 +258,7 @@ OBJECT_RULES: Dict[str, list] = {
     "link": [
         (r"^Error: Unknown device type\.$", _kind_missing),
         (r"^Error: tun/tap creation via rtnetlink is not supported\.$", NotSupported),
-        (r"^(ip: )?RTNETLINK answers: Operation not supported$", _kind_missing),
+        (r"^(ip: )?RTNETLINK answers: Operation not supported$", _not_supported),
         (r"^Error: A VXLAN device with the specified VNI already exists\.$", LinkExists),
     ],
     "tuntap": [

@@ -29,7 +29,7 @@ _LLADDR = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){1,31}$")
 def _name_problem(name, max_bytes: int, forbidden: str) -> Optional[str]:
     if not isinstance(name, str):
         return f"must be a str, not {type(name).__name__}"
-    return _str_name_problem(name, max_bytes, forbidden)
+    return _str_name_problem(str.__str__(name), max_bytes, forbidden)  # (a plain str: the cache's key)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -107,7 +107,7 @@ def check_cidr(cidr) -> str:
     """An IPv4 or IPv6 address with its prefix length, e.g. '10.1.1.1/24'."""
     if not isinstance(cidr, str) or "/" not in cidr:
         raise InvalidAddress(f"invalid address {cidr!r}: must be ADDRESS/PREFIXLEN, e.g. 10.1.1.1/24")
-    return _canonical_cidr(cidr)
+    return _canonical_cidr(str.__str__(cidr))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -190,7 +190,7 @@ _SYSCTL_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@+%/-]*")
 def check_ip(address, what: str = "address", family: Optional[int] = None) -> str:
     """One IPv4 or IPv6 address without a prefix length (of IP version
     ``family`` when given), in its canonical spelling."""
-    value = _parsed_ip(address) if isinstance(address, str) else None
+    value = _parsed_ip(str.__str__(address)) if isinstance(address, str) else None
     if value is None:
         raise InvalidAddress(f"invalid {what} {address!r}: must be one IPv4 or IPv6 address "
                              "(no prefix length), e.g. 10.1.1.1 or 2001:db8::1")
@@ -223,9 +223,15 @@ def check_route_dst(dst) -> str:
                              "address or a network such as 10.1.0.0/16)") from None
 
 
-@functools.lru_cache(maxsize=4096)
 def ip_version(value: str) -> Optional[int]:
     """4 or 6 for a checked address or network, None for ``default``."""
+    if not isinstance(value, str):
+        raise ValueError(f"not an address or network: {value!r}")
+    return _ip_version(str.__str__(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _ip_version(value: str) -> Optional[int]:
     return None if value == "default" else ipaddress.ip_network(value).version
 
 

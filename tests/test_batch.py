@@ -4,6 +4,7 @@ command by the progress markers, with an undo of exactly what ran."""
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 
@@ -87,7 +88,7 @@ def runs_of(script, files):
     (``ip -n NS``), progress markers left out."""
     found = []
     for line in script.splitlines():
-        words = line.split()
+        words = shlex.split(line)
         if words[1] == "-n":
             found.append((words[2], lines(files[words[-1]])))
         else:
@@ -520,11 +521,12 @@ def test_cli_cleanup_dry_run_prints_what_it_would_read(capsys):
     assert out.startswith("find /run/netnswrap -maxdepth 0 ")  # a dry run prints the commands
 
 
-def dead_record(runner, directory, build, done):
-    """A record as a killed batch leaves it: journal, scripts, ``done`` markers."""
+def dead_record(runner, directory, build, done, name=None):
+    """A record as a killed batch (of handle ``Netns(name)``) leaves it:
+    journal, scripts, ``done`` markers."""
     from netnswrap.batch_script import Plan, schedule
     from netnswrap.batch_undo import journal
-    b = nw.Netns(runner=runner).batch()
+    b = nw.Netns(name, runner=runner).batch()
     build(b)
     plan = Plan(b.base, schedule(b.ops, b.base), directory)
     runner.files.update({**plan.files, plan.journal: journal(plan, 999999), plan.out: MARK * done})
@@ -587,3 +589,30 @@ def test_cleanup_refuses_a_scratch_directory_others_may_write():
     runner.run = lambda argv, **kw: Result(tuple(argv), 0, "", "")  # find: not root's, or writable
     with pytest.raises(nw.NetnsWrapError, match="not trusted"):
         cleanup(runner)
+
+
+def test_cleanup_finishes_a_record_of_a_namespace_no_batch_line_could_name():
+    record = "/run/netnswrap/batch.odd"
+    runner = Dead([record])
+    dead_record(runner, record, lambda b: (b.bridge_add("br0"), b.addr_add("br0", "10.124.0.1/24")), 2,
+                name='a#b"c')  # a namespace other tools made: it goes into the script quoted
+    assert cleanup(runner) == [record]
+    assert undo_of(runner) == [('a#b"c', ["addr del 10.124.0.1/24 dev br0", "link del br0"])]
+
+
+def test_a_change_whose_undo_no_batch_line_could_carry_is_refused_when_called():
+    runner = Fake()
+    b = nw.Netns('a"b', runner=runner).batch()  # the batch runs its lines as ip -n 'a"b'
+    b.addr_add("lo", "10.124.0.1/8")
+    new = b.netns_add("ecnew")
+    with pytest.raises(nw.InvalidArgument, match="could not be undone"):
+        b.link_set("v0", netns=new)  # its undo, `link set dev v0 netns a"b`, could not run
+    b.run()
+    assert sorted(op.write.argv[1:3] for op in journal_ops(runner)) == [("addr", "add"), ("netns", "add")]
+
+
+def journal_ops(runner):
+    """The ops the one batch that ran recorded in its journal."""
+    from netnswrap.batch_undo import from_journal
+    (argv, files), = [(argv, files) for argv, files in runner.calls if "netnswrap-batch" in argv]
+    return from_journal(files[argv[-2].rsplit("/", 1)[0] + "/journal.json"])[2]

@@ -219,6 +219,21 @@ def test_a_sysctl_of_several_values_is_declared_applied_and_compared(prefix):
     assert nw.plan(spec) == []
 
 
+def test_mtus_hold_after_apply_of_a_bridge_and_a_macvlan_on_a_veth(prefix):
+    # a bridge's MTU given as it is made gives way to its first port's; a
+    # macvlan takes its lower device's MTU as it is made: MTUs go after
+    p = prefix()
+    r, h = p + "r", p + "h"
+    lab = {"namespaces": {r: {"links": {"br0": {"kind": "bridge"}, "mv0": {"kind": "macvlan", "link": "v2"}},
+                              "interfaces": {"br0": {"mtu": 9000}, "p1": {"master": "br0"}, "v2": {"mtu": 9000}}},
+                          h: {}},
+           "links": [{"endpoints": [f"{r}:p1", f"{h}:eth0"]}, {"endpoints": [f"{r}:v2", f"{h}:eth1"]}]}
+    nw.apply(lab)
+    assert nw.plan(lab) == []
+    mtus = {dev: kernel.link(r, dev)["mtu"] for dev in ("br0", "p1", "v2", "mv0")}
+    assert mtus == {"br0": 9000, "p1": 1500, "v2": 9000, "mv0": 1500}  # (made before v2 went up to 9000)
+
+
 def test_destroy_kills_what_runs_in_the_namespaces_it_deletes(prefix, tmp_path):
     p = prefix()
     lab = small_lab(p)

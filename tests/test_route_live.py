@@ -245,6 +245,15 @@ def test_links_made_with_their_state_mtu_and_master(netns_factory):
     with pytest.raises(nw.LinkNotFound):  # a master that is not there: nothing made
         netns.veth_add("p2", "x2", master="br9")
     assert not kernel.has_link(netns.name, "p2") and not kernel.has_link(netns.name, "x2")
+    with pytest.raises(nw.LinkNotFound):  # a tap made, then its link set failing: deleted again
+        netns.link_add("tap9", "tap", up=True, master="br9")
+    assert not kernel.has_link(netns.name, "tap9")
+    with pytest.raises(nw.NotSupported, match="'lo' takes no ports"):
+        netns.veth_add("p3", "x3", master="lo")
+    # a bridge's MTU stays when its first port joins
+    netns.link_add("br1", "bridge", up=True, mtu=9000)
+    netns.veth_add("p4", "x4", master="br1", up=True)
+    assert kernel.link(netns.name, "br1")["mtu"] == 9000
 
 
 # Run in mount and network namespaces of its own with an empty /run/netns: the

@@ -107,8 +107,9 @@ def test_a_link_is_made_with_its_state_mtu_and_master_in_its_add_line():
         "ip -n h1 link add p1 up mtu 1400 master br0 type veth peer name eth0 netns h2"]
     assert ran(lambda h: h.link_add("mv0", "macvlan", link="eth0", mode="bridge", up=True), "h1") == [
         "ip -n h1 link add mv0 up link eth0 type macvlan mode bridge"]
-    assert ran(lambda h: h.link_add("br0", "bridge", up=False, mtu=9000), "h1") == [
-        "ip -n h1 link add br0 mtu 9000 type bridge"]
+    # a bridge's MTU goes through link set (given to link add, its first port would replace it)
+    assert ran(lambda h: h.link_add("br0", "bridge", up=True, mtu=9000), "h1") == [
+        "ip -n h1 link add br0 up type bridge", "ip -n h1 link set dev br0 mtu 9000"]
     # ip tuntap add takes none of them: a link set follows
     assert ran(lambda h: h.link_add("tap0", "tap", up=True, master="br0"), "h1") == [
         "ip -n h1 tuntap add mode tap name tap0", "ip -n h1 link set dev tap0 up master br0"]
@@ -121,7 +122,7 @@ def test_a_link_is_made_with_its_state_mtu_and_master_in_its_add_line():
 
 @pytest.mark.parametrize("call, words", [
     (lambda h: h.veth_add("a", "b", up="yes"), "invalid up 'yes'"),
-    (lambda h: h.veth_add("a", "b", up=None), "invalid up None"),
+    (lambda h: h.veth_add("a", "b", up=None), "invalid up None: must be True or False"),
     (lambda h: h.link_add("br0", "bridge", mtu=2**31), "invalid MTU"),
     (lambda h: h.link_add("br0", "bridge", master="a b"), "whitespace"),
     (lambda h: h.link_add("tap0", "tap", mtu=-5), "invalid MTU -5"),

@@ -111,3 +111,23 @@ def test_bad_input_starts_no_process(mocker):
         with pytest.raises(nw.InvalidArgument):
             call()
     runner.run.assert_not_called()
+
+
+def test_remembered_checks_are_keyed_by_the_plain_text():
+    class Lying(str):  # equal to everything, hashed as a valid name
+        def __eq__(self, other):
+            return True
+
+        def __hash__(self):
+            return hash("eth0")
+
+    from netnswrap.validate import check_ip, ip_version
+    assert check_ifname("eth0") == "eth0" and check_cidr("10.0.0.1/24") and check_ip("10.0.0.1")
+    with pytest.raises(nw.InvalidName):
+        check_ifname(Lying("bad name\n-x"))
+    with pytest.raises(nw.InvalidAddress):
+        check_cidr(Lying("10.0.0.300/24"))
+    with pytest.raises(nw.InvalidAddress):
+        check_ip(Lying("10.0.0.300"))
+    with pytest.raises(ValueError):
+        ip_version(["10.0.0.1"])  # a list: a ValueError, not the cache's TypeError

@@ -25,9 +25,9 @@ does not declare; addresses an interface has beyond the declared ones;
 the MTU, master and sysctls the file does not name.
 
 Changes are recorded in phases (namespaces; deletions; links, veths,
-links standing on other devices — each made in its declared state, MTU
-and master, as ``ip link add p1 up master br0 type veth …``, a master of a
-link of the first phase set later —; the states, MTUs and masters left to
+links standing on other devices — each made in its declared state and
+master, as ``ip link add p1 up master br0 type veth …``, a master of a
+link of the first phase set later —; the MTUs, states and masters left to
 change; sysctls; addresses; routes); the batch groups each namespace's
 lines and keeps every dependency.
 """
@@ -65,7 +65,7 @@ def record(lab: Lab, state: State, batch) -> None:
                 scopes[ns].link_del(dev)
                 _forget_peer(live, ns, end)
                 _gone(live[ns], dev)
-    # Creations, each link made with its state and MTU (and its master, once
+    # Creations, each link made with its state (and its master, once
     # the links that may be masters are there), as a person writes `ip link add`.
     for name, space in lab.namespaces.items():
         for dev in creation_order(space):
@@ -195,10 +195,15 @@ def _settings(wanted: Interface, have: Optional[dict]) -> dict:
 
 
 def _made_with(space: Namespace, dev: str, master: bool = True) -> dict:
-    """The ``up``/``mtu``/``master`` a new link ``dev`` is made with: what the
-    file declares for it (its master only with ``master``)."""
+    """The ``up`` and ``master`` a new link ``dev`` is made with: what the
+    file declares for it (its master only with ``master``). Not its MTU,
+    set afterwards: a link made on this one (a macvlan) takes this one's MTU
+    as it is made, so when it is made would matter, and a bridge's MTU given
+    as it is made gives way to its first port's (``link set`` marks it as
+    the user's)."""
     wanted = space.interfaces.get(dev)
     made = _settings(wanted, None) if wanted is not None else {}
+    made.pop("mtu", None)
     if not master:
         made.pop("master", None)
     return made
@@ -206,7 +211,7 @@ def _made_with(space: Namespace, dev: str, master: bool = True) -> dict:
 
 def _as_made(made: dict) -> dict:
     """A stand-in for the live link that a creation with ``made`` gives."""
-    return {"flags": ["UP"] if made.get("up") else [], "mtu": made.get("mtu"), "master": made.get("master")}
+    return {"flags": ["UP"] if made.get("up") else [], "mtu": None, "master": made.get("master")}
 
 
 def _addresses(link: Optional[dict]) -> Set[str]:

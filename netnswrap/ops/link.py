@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from ..errors import InvalidArgument, LinkNotFound, NetnsWrapError
+from ..errors import CommandError, InvalidArgument, LinkNotFound, NetnsWrapError
 from ..validate import check_flag, check_ifname, check_lladdr, check_mtu, check_new_ifname
 from ..where import Argv, Where
 from . import Changes, Reads, Undo, Write, where_of
@@ -62,8 +62,8 @@ def show_dev(dev: str, json: bool = True, details: bool = True) -> Argv:
 
 def settings(up: bool = False, mtu: Optional[int] = None, master: Optional[str] = None) -> Argv:
     """A new link's state, MTU and master as words of ``ip link add``: ``[up] [mtu N] [master BR]``."""
-    if check_flag(up, "up") is None:
-        raise InvalidArgument("invalid up None: must be True or False")
+    if not isinstance(up, bool):
+        raise InvalidArgument(f"invalid up {up!r}: must be True or False")
     return (("up",) if up else ()) + (("mtu", check_mtu(mtu)) if mtu is not None else ()) \
         + (("master", check_ifname(master)) if master is not None else ())
 
@@ -153,21 +153,39 @@ class LinkWrites(Changes):
         ``local=``). An option the kind does not take is an
         ``InvalidArgument`` naming the ones it does; a kind the kernel lacks
         raises ``NotSupported`` naming it. ``up``, ``mtu`` and ``master``
-        apply as the link is made (to NAME's end of a veth).
+        apply as the link is made (to NAME's end of a veth) — through an ``ip
+        link set`` right after for tun/tap (``ip tuntap add`` takes none) and
+        for a bridge's MTU (given to ``ip link add``, the bridge's first port
+        would replace it); a handle deletes the link again when that fails.
         Equivalent to: ``ip link add NAME [up] [mtu N] [master BR] [link DEV] type KIND
         [OPTION VALUE]…`` (``ip tuntap add mode tun|tap name NAME``, then ``ip
         link set dev NAME [up] [mtu N] [master BR]`` when given, for tun/tap)"""
         words = kinds.check_options(kind, options)
-        set_words = settings(up, mtu, master)
+        settings(up, mtu, master)  # checked before anything runs
         if kind == "veth":
             self.veth_add(name, words["peer"], peer_netns=options.get("peer_netns"), up=up, mtu=mtu,
                           master=master)
         elif kind in ("tun", "tap"):
-            self._apply(kinds.tuntap(name, kind))
-            if set_words:
-                self.link_set(name, up=up or None, mtu=mtu, master=master)
+            self._made_then_set(kinds.tuntap(name, kind), name, up=up, mtu=mtu, master=master)
+        elif kind == "bridge":
+            self._made_then_set(create(name, kinds.args(kind, words), settings(up, None, master)), name, mtu=mtu)
         else:
-            self._apply(create(name, kinds.args(kind, words), set_words))
+            self._apply(create(name, kinds.args(kind, words), settings(up, mtu, master)))
+
+    def _made_then_set(self, write: Write, name: str, *, up: bool = False, mtu: Optional[int] = None,
+                       master: Optional[str] = None) -> None:
+        """Make a link with ``write``, then ``ip link set`` what is given of
+        ``up``, ``mtu`` and ``master``; a handle whose ``link set`` fails
+        deletes the link it just made (a batch's undo does that)."""
+        self._apply(write)
+        if not (up or mtu is not None or master is not None):
+            return
+        try:
+            self.link_set(name, up=up or None, mtu=mtu, master=master)
+        except CommandError:
+            if write.undo is not None:
+                self._apply(Write(write.undo.argv))
+            raise
 
     def link_set(self, dev: str, *, up: Optional[bool] = None, mtu: Optional[int] = None,
                  master: Optional[str] = None, nomaster: bool = False, netns=None,
