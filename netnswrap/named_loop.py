@@ -16,9 +16,11 @@ from __future__ import annotations
 import shlex
 from typing import Dict, Iterable, Optional
 
+from .errors import InvalidArgument
 from .where import Argv
 
 HEADER = "\nnetns: "  # what `ip -all netns exec` prints before each namespace's output
+_END = "NETNSWRAP_EOF"  # the end of each_named's here-document
 
 
 def each_named(names: Iterable[str], argv: Argv, stdin: Optional[str] = None, *,
@@ -27,24 +29,28 @@ def each_named(names: Iterable[str], argv: Argv, stdin: Optional[str] = None, *,
     after another, each one's output after a ``\\nnetns: NAME\\n`` header:
     ``ip -n NS …`` for an ``ip`` command, ``ip netns exec NS …`` for another
     program; ``by_name``: in the caller's namespace, the name its last
-    argument (``ip netns pids NS``). ``stdin`` is each one's standard input
-    (the lines of an ``ip -batch -``); ``existing`` skips, without a header,
-    the names that have no ``/run/netns/NAME``. The shell exits 0: what
-    failed says so on stderr.
+    argument (``ip netns pids NS``). ``stdin`` is each one's standard input,
+    lines (the lines of an ``ip -batch -``), given as a here-document (a
+    pipe from ``printf`` would cost a process per namespace); ``existing``
+    skips, without a header, the names that have no ``/run/netns/NAME``.
+    The shell exits 0: what failed says so on stderr.
     Equivalent to: ``sh -c 'for ns; do [ -e "/run/netns/$ns" ] || continue;
-    printf "\\nnetns: %s\\n" "$ns"; printf %s "$input" | ip -n "$ns" ARGS…; done' sh NAME…``"""
+    printf "\\nnetns: %s\\n" "$ns"; ip -n "$ns" ARGS… <<EOF …; done' sh NAME…``"""
     if by_name:
         run = f'{shlex.join(argv)} "$ns"'
     elif argv[0] == "ip":
         run = f'ip -n "$ns" {shlex.join(argv[1:])}'
     else:
         run = f'ip netns exec "$ns" {shlex.join(argv)}'
+    if stdin is not None:
+        lines = stdin if stdin.endswith("\n") or not stdin else stdin + "\n"
+        if _END in lines.split("\n"):
+            raise InvalidArgument(f"standard input with a line {_END!r} cannot go into a here-document")
+        run += f" <<'{_END}'\n{lines}{_END}\n"
+    else:
+        run += "; "
     skip = '[ -e "/run/netns/$ns" ] || continue; ' if existing else ""
-    feed = 'printf %s "$input" | ' if stdin is not None else ""
-    loop = f'for ns; do {skip}printf "\\nnetns: %s\\n" "$ns"; {feed}{run}; done; true'
-    if stdin is None:
-        return ("sh", "-c", loop, "sh", *names)
-    return ("sh", "-c", "input=$1; shift; " + loop, "sh", stdin, *names)
+    return ("sh", "-c", f'for ns; do {skip}printf "\\nnetns: %s\\n" "$ns"; {run}done; true', "sh", *names)
 
 
 def split_named(text: str, names) -> Dict[str, str]:
