@@ -200,9 +200,20 @@ RULES: list = [
     (r"(Operation not permitted|Permission denied)$", PermissionDenied),
     (r": No such device$", LinkNotFound),
 ]
+# Words of `ip link add/set` followed by a value (which may look like a keyword: a device called "master").
+_TAKES_VALUE = frozenset({"dev", "name", "link", "master", "type", "netns", "address", "mtu", "alias", "group"})
+
+
 def _word_after(argv: Sequence[str], keyword: str) -> Optional[str]:
-    words = _ip_words(argv)
-    return next((b for a, b in zip(words, words[1:]) if a == keyword), None)
+    """The value after ``keyword`` in an ``ip OBJECT COMMAND …`` (a keyword's
+    value is never taken for a keyword)."""
+    words = _ip_words(argv)[2:]
+    at = 0
+    while at < len(words) - 1:
+        if words[at] == keyword:
+            return words[at + 1]
+        at += 2 if words[at] in _TAKES_VALUE else 1
+    return None
 
 
 def _kind_missing(argv: Sequence[str]):
@@ -219,7 +230,7 @@ def _not_supported(argv: Sequence[str]):
     if master is None:
         return _kind_missing(argv)
     kind = _word_after(argv, "type") if _ip_words(argv)[1:2] == ["add"] else None
-    return (NotSupported, f"{master!r} takes no ports (it is no bridge, bond or vrf)"
+    return (NotSupported, f"not supported: a master must be a bridge, bond or vrf (master {master!r})"
             + (f", or link kind {kind!r} is not supported by this kernel" if kind else ""))
 
 

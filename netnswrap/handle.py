@@ -46,15 +46,20 @@ def kill_processes_in(handle: "Netns", names: Sequence[str]) -> List[str]:
     all and one ``kill`` (not two per namespace), run from ``handle``.
     Equivalent to: ``kill -KILL $(ip netns pids NAME)`` for each NAME"""
     listing = each_named(names, ("ip", "netns", "pids"), existing=True, by_name=True)
-    for pause in KILL_ROUNDS:
+    caller, pauses = handle.runner.caller_pid(), iter(KILL_ROUNDS)
+    while True:
         found = split_named(handle.run(listing).stdout, names)
-        pids = sorted({int(word) for text in found.values() for word in text.split() if word.isdigit()}
-                      - {handle.runner.caller_pid()})
-        if not pids:
+        pids = {name: [int(word) for word in text.split() if word.isdigit() and int(word) != caller]
+                for name, text in found.items()}
+        if not any(pids.values()):
             return [name for name in names if name in found]
-        handle.run(("kill", "-KILL", *map(str, pids)), check=False)
+        pause = next(pauses, None)
+        if pause is None:
+            raise NetnsWrapError("processes keep appearing in " + "; ".join(
+                f"netns {name}: {' '.join(map(str, listed))}" for name, listed in pids.items() if listed))
+        handle.run(("kill", "-KILL", *sorted({str(pid) for listed in pids.values() for pid in listed})),
+                   check=False)
         handle.runner.pause(pause)
-    raise NetnsWrapError(f"processes keep appearing in netns {', '.join(names)}")
 
 
 class Netns(WriteMethods, ReadMethods):

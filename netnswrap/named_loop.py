@@ -64,8 +64,10 @@ def split_named(text: str, names) -> Dict[str, str]:
     while at >= 0:
         at += len(HEADER)
         name = next((n for n in known if text.startswith(n + "\n", at)), None)
+        if name is not None:
+            at += len(name) + 1  # (the next header is after the name: a name may hold one)
         end = text.find(HEADER, at)
         if name is not None:
-            found[name] = text[at + len(name) + 1:end if end >= 0 else len(text)]
+            found[name] = text[at:end if end >= 0 else len(text)]
         at = end
     return found

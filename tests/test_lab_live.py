@@ -234,6 +234,22 @@ def test_mtus_hold_after_apply_of_a_bridge_and_a_macvlan_on_a_veth(prefix):
     assert mtus == {"br0": 9000, "p1": 1500, "v2": 9000, "mv0": 1500}  # (made before v2 went up to 9000)
 
 
+def test_an_mtu_raised_on_a_device_and_what_stands_on_it_goes_lower_first(prefix):
+    p = prefix()
+    m, n = p + "m", p + "n"
+    # "a0" sorts before "v0", the veth end it stands on
+    lab = {"namespaces": {m: {"links": {"a0": {"kind": "macvlan", "link": "v0"}},
+                              "interfaces": {"a0": {"mtu": 9000}, "v0": {"mtu": 9000}}}, n: {}},
+           "links": [{"endpoints": [f"{m}:v0", f"{n}:v1"]}]}
+    nw.apply(lab)
+    assert nw.plan(lab) == []
+    ip("-n", m, "link", "set", "a0", "mtu", "1500")
+    ip("-n", m, "link", "set", "v0", "mtu", "1500")  # drift: both down again
+    assert nw.plan(lab) == [f"ip -n {m} link set dev v0 mtu 9000", f"ip -n {m} link set dev a0 mtu 9000"]
+    nw.apply(lab)
+    assert kernel.link(m, "a0")["mtu"] == kernel.link(m, "v0")["mtu"] == 9000
+
+
 def test_destroy_kills_what_runs_in_the_namespaces_it_deletes(prefix, tmp_path):
     p = prefix()
     lab = small_lab(p)

@@ -41,3 +41,9 @@ def test_the_command_forms():
 def test_input_holding_the_here_documents_end_is_refused():
     with pytest.raises(nw.InvalidArgument, match="NETNSWRAP_EOF"):
         each_named(["a"], ("ip", "-batch", "-"), "link show\nNETNSWRAP_EOF\n")
+
+
+def test_a_name_holding_a_header_is_read_as_itself():
+    names = ["b", "z\nnetns: b"]  # the second name holds the header of the first
+    argv = each_named(names, ("sh", "-c", 'printf "%s bytes\\n" "${#0}"'), by_name=True)
+    assert split_named(run(argv), names) == {name: f"{len(name)} bytes\n" for name in names}

@@ -335,3 +335,30 @@ def test_namespace_references_in_commands():
         assert runner.commands[-2:] == [
             ["ip", "-n", "netns1", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", word],
             ["ip", "-n", "netns1", "link", "set", "veth0", "netns", word]]
+
+
+class Respawning(Runner):
+    """Each listing shows process 4242 again in namespace b (a supervisor
+    outside restarts it); a and c are empty, d does not exist."""
+
+    def __init__(self):
+        super().__init__()
+        self.ran = []
+
+    def run(self, argv, *, input=None, timeout=None):
+        self.ran.append(tuple(argv))
+        out = "\nnetns: a\n\nnetns: b\n4242\n\nnetns: c\n" if argv[0] == "sh" else ""
+        return Result(tuple(argv), 0, out, "")
+
+    def pause(self, seconds):
+        pass
+
+
+def test_processes_that_keep_appearing_are_named_with_their_namespace():
+    from netnswrap.handle import KILL_ROUNDS, kill_processes_in
+    runner = Respawning()
+    with pytest.raises(nw.NetnsWrapError, match=r"^processes keep appearing in netns b: 4242"):
+        kill_processes_in(nw.Netns(runner=runner), ["a", "b", "c", "d"])
+    kills = [argv for argv in runner.ran if argv[0] == "kill"]
+    assert kills == [("kill", "-KILL", "4242")] * len(KILL_ROUNDS)  # one kill per round, whatever the count
+    assert len(runner.ran) == 2 * len(KILL_ROUNDS) + 1

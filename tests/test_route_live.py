@@ -247,8 +247,12 @@ def test_links_made_with_their_state_mtu_and_master(netns_factory):
     assert not kernel.has_link(netns.name, "p2") and not kernel.has_link(netns.name, "x2")
     with pytest.raises(nw.LinkNotFound):  # a tap made, then its link set failing: deleted again
         netns.link_add("tap9", "tap", up=True, master="br9")
+    for kind in ("tap", "bridge"):  # a refused MTU is InvalidMTU (no CommandError): deleted too
+        with pytest.raises(nw.InvalidMTU):
+            netns.link_add("k9", kind, mtu=70000)
+        assert not kernel.has_link(netns.name, "k9"), kind
     assert not kernel.has_link(netns.name, "tap9")
-    with pytest.raises(nw.NotSupported, match="'lo' takes no ports"):
+    with pytest.raises(nw.NotSupported, match="a master must be a bridge, bond or vrf \\(master 'lo'\\)"):
         netns.veth_add("p3", "x3", master="lo")
     # a bridge's MTU stays when its first port joins
     netns.link_add("br1", "bridge", up=True, mtu=9000)

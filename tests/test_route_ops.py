@@ -347,3 +347,17 @@ def test_old_iproute2_reads_route_get_and_neighbours_as_text():
     h1 = nw.Netns("h1", runner=runner)
     assert h1.route_get("10.9.9.9") == expected("ip_route--live-get-via")[0]
     assert h1.neigh_list("v0") == expected("ip_neigh--live-neigh-dev")
+
+
+def test_operation_not_supported_names_the_master_only_where_one_is_given():
+    from netnswrap.classify import classify
+    said = "RTNETLINK answers: Operation not supported\n"
+    error = classify(("ip", "link", "set", "dev", "t0", "master", "lo"), 2, "", said)
+    assert type(error) is nw.NotSupported and "a master must be a bridge, bond or vrf (master 'lo')" in str(error)
+    error = classify(("ip", "link", "add", "v0", "master", "lo", "type", "veth", "peer", "name", "v1"), 2, "", said)
+    assert "(master 'lo'), or link kind 'veth' is not supported" in str(error)
+    # a device called "master" is no master keyword, nor "type" a kind
+    error = classify(("ip", "link", "set", "dev", "master", "address", "02:00:00:00:00:01"), 2, "", said)
+    assert type(error) is nw.NotSupported and "master" not in str(error).split("(command:")[0]
+    error = classify(("ip", "link", "add", "dev", "type", "type", "dummy"), 2, "", said)
+    assert "link kind 'dummy' is not supported" in str(error)

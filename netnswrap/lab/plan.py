@@ -89,8 +89,8 @@ def record(lab: Lab, state: State, batch) -> None:
                 live[name][dev] = _as_made(made)
     # Settings of each interface left to change (stand-ins in `live` say how links were made).
     for name, space in lab.namespaces.items():
-        for dev, wanted in space.interfaces.items():
-            change = _settings(wanted, live[name].get(dev))
+        for dev in _lower_first(space):
+            change = _settings(space.interfaces[dev], live[name].get(dev))
             if change:
                 scopes[name].link_set(dev, **change)
     for name, space in lab.namespaces.items():
@@ -192,6 +192,14 @@ def _settings(wanted: Interface, have: Optional[dict]) -> dict:
     if wanted.up != ("UP" in have.get("flags", [])):
         change["up"] = wanted.up
     return change
+
+
+def _lower_first(space: Namespace) -> List[str]:
+    """The namespace's interfaces, each after the device it stands on (a
+    macvlan's MTU may only be raised once its lower device's is): veth ends
+    and ``lo``, then its links in the order they are made."""
+    return ([dev for dev in space.interfaces if dev not in space.links]
+            + [dev for dev in creation_order(space) if dev in space.interfaces])
 
 
 def _made_with(space: Namespace, dev: str, master: bool = True) -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from ..errors import CommandError, InvalidArgument, LinkNotFound, NetnsWrapError
+from ..errors import InvalidArgument, LinkNotFound, NetnsWrapError
 from ..validate import check_flag, check_ifname, check_lladdr, check_mtu, check_new_ifname
 from ..where import Argv, Where
 from . import Changes, Reads, Undo, Write, where_of
@@ -182,7 +182,7 @@ class LinkWrites(Changes):
             return
         try:
             self.link_set(name, up=up or None, mtu=mtu, master=master)
-        except CommandError:
+        except NetnsWrapError:  # the kernel's refusal (an MTU out of range is InvalidMTU: no CommandError)
             if write.undo is not None:
                 self._apply(Write(write.undo.argv))
             raise
