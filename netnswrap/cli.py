@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from typing import Iterator, List, Optional
 
 from . import __version__
@@ -191,7 +192,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
         if not args.argv:
             args.parser.error("a program to run is needed, e.g. netnswrap netns exec blue ip link")
-    signal.signal(signal.SIGTERM, _interrupt)
+    # SIGTERM cleans up like Ctrl-C while netnswrap runs; the caller's handler
+    # comes back after (main() may run inside a program: a test, a tool).
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
+    try:
+        return _run(args)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _run(args) -> int:
+    """The subcommand ``args`` names, run; its exit status (errors printed, not raised)."""
     try:
         runner = make_runner(args)
         with use_runner(runner):

@@ -13,7 +13,6 @@ import re
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 from .errors import InvalidArgument, LinkExists, NamespaceNotFound, NetnsWrapError
-from .named_loop import each_named, split_named
 from .ops import Write
 from .ops.all import ReadMethods, WriteMethods
 from .defaults import get_runner
@@ -42,17 +41,17 @@ KILL_ROUNDS = (0.01, 0.05, 0.1, 0.2, 0.5)
 def kill_processes_in(handle: "Netns", names: Sequence[str]) -> List[str]:
     """Kill (SIGKILL) every process in each named namespace of ``names`` that
     exists, whoever started it, round after round until none is left; the
-    names that exist are returned. Each round is one process listing them
-    all and one ``kill`` (not two per namespace), run from ``handle``.
+    names that exist are returned. Each round is one process listing who is
+    where (:func:`~netnswrap.nsids.named_members`: every process read once)
+    and one ``kill`` — not two per namespace — run from ``handle``.
     Equivalent to: ``kill -KILL $(ip netns pids NAME)`` for each NAME"""
-    listing = each_named(names, ("ip", "netns", "pids"), existing=True, by_name=True)
+    from .nsids import named_members
     caller, pauses = handle.runner.caller_pid(), iter(KILL_ROUNDS)
     while True:
-        found = split_named(handle.run(listing).stdout, names)
-        pids = {name: [int(word) for word in text.split() if word.isdigit() and int(word) != caller]
-                for name, text in found.items()}
+        listed = named_members(handle)
+        pids = {name: [pid for pid in listed[name] if pid != caller] for name in names if name in listed}
         if not any(pids.values()):
-            return [name for name in names if name in found]
+            return [name for name in names if name in listed]
         pause = next(pauses, None)
         if pause is None:
             raise NetnsWrapError("processes keep appearing in " + "; ".join(

@@ -24,21 +24,18 @@ _END = "NETNSWRAP_EOF"  # the end of each_named's here-document
 
 
 def each_named(names: Iterable[str], argv: Argv, stdin: Optional[str] = None, *,
-               existing: bool = False, by_name: bool = False) -> Argv:
+               existing: bool = False) -> Argv:
     """One ``sh`` running ``argv`` in each named namespace of ``names``, one
     after another, each one's output after a ``\\nnetns: NAME\\n`` header:
     ``ip -n NS …`` for an ``ip`` command, ``ip netns exec NS …`` for another
-    program; ``by_name``: in the caller's namespace, the name its last
-    argument (``ip netns pids NS``). ``stdin`` is each one's standard input,
+    program. ``stdin`` is each one's standard input,
     lines (the lines of an ``ip -batch -``), given as a here-document (a
     pipe from ``printf`` would cost a process per namespace); ``existing``
     skips, without a header, the names that have no ``/run/netns/NAME``.
     The shell exits 0: what failed says so on stderr.
     Equivalent to: ``sh -c 'for ns; do [ -e "/run/netns/$ns" ] || continue;
     printf "\\nnetns: %s\\n" "$ns"; ip -n "$ns" ARGS… <<EOF …; done' sh NAME…``"""
-    if by_name:
-        run = f'{shlex.join(argv)} "$ns"'
-    elif argv[0] == "ip":
+    if argv[0] == "ip":
         run = f'ip -n "$ns" {shlex.join(argv[1:])}'
     else:
         run = f'ip netns exec "$ns" {shlex.join(argv)}'

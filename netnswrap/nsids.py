@@ -30,6 +30,9 @@ LSNS: Argv = ("lsns", "-J", "-t", "net")
 # The shell's own PID, then each process with the inode of its network namespace
 # (stat's complaints too: a process this user may not inspect is counted as hidden).
 MEMBERS: Argv = ("sh", "-c", 'echo $$; stat -L -c "%n %i" /proc/[0-9]*/ns/net 2>&1; true')
+# MEMBERS, then a NUL, then "INODE NAME" and a NUL for each named namespace.
+NAMED_MEMBERS: Argv = ("sh", "-c", 'echo $$; stat -L -c "%n %i" /proc/[0-9]*/ns/net 2>&1; printf "\\0"; '
+                       'cd /run/netns 2>/dev/null && stat -L --printf "%i %n\\0" -- * 2>/dev/null; true')
 
 
 class Members(NamedTuple):
@@ -192,7 +195,30 @@ def members(handle: Handle) -> Members:
     or a PID 1 that protects itself), in one process; ``(None, {}, 0)`` on a
     dry run. Equivalent to: ``sh -c 'echo $$; stat -L -c "%n %i" /proc/[0-9]*/ns/net'``"""
     result = handle.at(CALLER).run(MEMBERS)
-    lines = result.stdout.split("\n")
+    return _members(result.stdout, result.command)
+
+
+def named_members(handle: Handle) -> Dict[str, List[int]]:
+    """``{name: [PIDs]}`` of every named namespace (the reading shell left
+    out; a name with none has ``[]``), in one process that reads every
+    process's namespace once, whatever the number of names (``ip netns pids``
+    reads them all for each name).
+    Equivalent to: ``stat -L -c "%n %i" /proc/[0-9]*/ns/net; cd /run/netns && stat -L --printf "%i %n\\0" -- *``"""
+    result = handle.at(CALLER).run(NAMED_MEMBERS)
+    processes, _, named = result.stdout.partition("\0")
+    pids = _members(processes, result.command).pids
+    found: Dict[str, List[int]] = {}
+    for entry in filter(None, named.split("\0")):
+        inode, _, name = entry.partition(" ")
+        if not inode.isdigit():
+            raise ParseError(f"unexpected output from {result.command}: {entry!r}")
+        found[name] = pids.get(int(inode), [])
+    return found
+
+
+def _members(text: str, command: str) -> Members:
+    """:data:`MEMBERS`'s output read."""
+    lines = text.split("\n")
     members: Dict[int, List[int]] = {}
     caller, hidden = None, 0
     try:
@@ -208,7 +234,7 @@ def members(handle: Handle) -> Members:
             else:
                 members.setdefault(int(inode), []).append(pid)
     except (ValueError, IndexError) as exc:
-        raise ParseError(f"unexpected output from {result.command}: {exc}") from None
+        raise ParseError(f"unexpected output from {command}: {exc}") from None
     return Members(caller, {inode: sorted(pids) for inode, pids in members.items()}, hidden)
 
 

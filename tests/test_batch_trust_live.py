@@ -217,6 +217,10 @@ def test_random_failing_batches_in_threads_and_processes_at_once():
             thread.join()
         for found in pending.get(timeout=300):
             problems.extend(found)
+        # Ended gracefully: terminate() (what `with` does) can leave a worker
+        # waiting forever on the task queue's lock another one held when killed.
+        pool.close()
+        pool.join()
     assert problems == []
     assert ours_in_scratch(os.getpid()) == []
 

@@ -587,3 +587,19 @@ def test_demo_whose_output_is_closed_still_cleans_up():
             demo.kill()
     assert demo.returncode != 0
     assert leftovers(f"nwdemo{pid}", pid) == []
+
+
+def test_main_in_a_program_gives_its_sigterm_handler_back(tmp_path):
+    from netnswrap.cli import main
+
+    def mine(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        assert main(["--dry-run", "netns", "add", "nwclisig"]) == 0
+        assert signal.getsignal(signal.SIGTERM) is mine  # (it was netnswrap's own, for good, before)
+        assert main(["--replay", str(tmp_path / "none.json"), "topology"]) == 1  # an error, also given back
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -347,7 +347,9 @@ class Respawning(Runner):
 
     def run(self, argv, *, input=None, timeout=None):
         self.ran.append(tuple(argv))
-        out = "\nnetns: a\n\nnetns: b\n4242\n\nnetns: c\n" if argv[0] == "sh" else ""
+        # who is where (nsids.NAMED_MEMBERS): the reading shell, every process's namespace, then the names
+        out = ("99\n/proc/1/ns/net 100\n/proc/4242/ns/net 202\n/proc/99/ns/net 100\n\x00"
+               "201 a\x00202 b\x00203 c\x00" if argv[0] == "sh" else "")
         return Result(tuple(argv), 0, out, "")
 
     def pause(self, seconds):
