@@ -43,22 +43,21 @@ def kill_processes_in(handle: "Netns", names: Sequence[str]) -> List[str]:
     exists, whoever started it, round after round until none is left; the
     names that exist are returned. Each round is one process listing who is
     where (:func:`~netnswrap.nsids.named_members`: every process read once)
-    and one ``kill`` — not two per namespace — run from ``handle``.
+    and one ``kill`` — not two per namespace — run from the caller's namespace.
     Equivalent to: ``kill -KILL $(ip netns pids NAME)`` for each NAME"""
     from .nsids import named_members
-    caller, pauses = handle.runner.caller_pid(), iter(KILL_ROUNDS)
+    here, caller, pauses = handle.at(CALLER), handle.runner.caller_pid(), iter(KILL_ROUNDS)
     while True:
-        listed = named_members(handle)
-        pids = {name: [pid for pid in listed[name] if pid != caller] for name in names if name in listed}
-        if not any(pids.values()):
+        listed = named_members(here)
+        left = {name: [pid for pid in listed[name] if pid != caller] for name in names if name in listed}
+        if not any(left.values()):
             return [name for name in names if name in listed]
         pause = next(pauses, None)
         if pause is None:
             raise NetnsWrapError("processes keep appearing in " + "; ".join(
-                f"netns {name}: {' '.join(map(str, listed))}" for name, listed in pids.items() if listed))
-        handle.run(("kill", "-KILL", *sorted({str(pid) for listed in pids.values() for pid in listed})),
-                   check=False)
-        handle.runner.pause(pause)
+                f"netns {name}: {' '.join(map(str, pids))}" for name, pids in left.items() if pids))
+        here.run(("kill", "-KILL", *sorted({str(pid) for pids in left.values() for pid in pids})), check=False)
+        here.runner.pause(pause)
 
 
 class Netns(WriteMethods, ReadMethods):

@@ -32,7 +32,7 @@ LSNS: Argv = ("lsns", "-J", "-t", "net")
 MEMBERS: Argv = ("sh", "-c", 'echo $$; stat -L -c "%n %i" /proc/[0-9]*/ns/net 2>&1; true')
 # MEMBERS, then a NUL, then "INODE NAME" and a NUL for each named namespace.
 NAMED_MEMBERS: Argv = ("sh", "-c", 'echo $$; stat -L -c "%n %i" /proc/[0-9]*/ns/net 2>&1; printf "\\0"; '
-                       'cd /run/netns 2>/dev/null && stat -L --printf "%i %n\\0" -- * 2>/dev/null; true')
+                       'cd /run/netns 2>/dev/null && stat -L --printf "%i %n\\0" -- * .[!.]* ..?* 2>/dev/null; true')
 
 
 class Members(NamedTuple):
@@ -203,7 +203,7 @@ def named_members(handle: Handle) -> Dict[str, List[int]]:
     out; a name with none has ``[]``), in one process that reads every
     process's namespace once, whatever the number of names (``ip netns pids``
     reads them all for each name).
-    Equivalent to: ``stat -L -c "%n %i" /proc/[0-9]*/ns/net; cd /run/netns && stat -L --printf "%i %n\\0" -- *``"""
+    Equivalent to: ``stat -L -c "%n %i" /proc/[0-9]*/ns/net; cd /run/netns && stat -L --printf "%i %n\\0" -- * .[!.]* ..?*``"""
     result = handle.at(CALLER).run(NAMED_MEMBERS)
     processes, _, named = result.stdout.partition("\0")
     pids = _members(processes, result.command).pids

@@ -24,9 +24,9 @@ def run(argv):
 @pytest.fixture
 def odd_names():
     """Namespaces named as other tools may name them: a space, a newline,
-    shell syntax, and one holding the header of another."""
+    shell syntax, one holding the header of another, a leading dot."""
     base = unique_netns_name("nwnl")
-    names = [base, f"{base} b", f"{base}\n$(id)", f"z{base}\nnetns: {base}"]
+    names = [base, f"{base} b", f"{base}\n$(id)", f"z{base}\nnetns: {base}", f".{base}"]
     try:
         for name in names:
             subprocess.run(["ip", "netns", "add", name], check=True)
@@ -75,7 +75,8 @@ def test_named_members_finds_each_namespaces_processes_in_one_process(odd_names,
             if all(found[name] for name in odd_names[1:3]):
                 break
         assert {name: found[name] for name in odd_names} == {
-            odd_names[0]: [], odd_names[1]: [inside[0].pid], odd_names[2]: [inside[1].pid], odd_names[3]: []}
+            odd_names[0]: [], odd_names[1]: [inside[0].pid], odd_names[2]: [inside[1].pid], odd_names[3]: [],
+            odd_names[4]: []}  # (a name starting with a dot too)
         assert {entry["argv"][0] for entry in runner.interactions} == {"sh"}  # one process per reading
     finally:
         for process in inside:
