@@ -30,6 +30,6 @@ class ProgramOps(Reads):
         Equivalent to: ``ip netns exec NAME true; ip netns exec NAME ARGV… &`` /
         ``nsenter -t PID -n true; nsenter -t PID -n ARGV… &``"""
         argv, env = check_argv(argv), check_env(env)
-        if self.where.name is not None or self.where.pid is not None:
+        if not self.where.is_caller:
             self.exec(["true"])
         return self.start(argv, env=env)
