@@ -2,14 +2,16 @@
 
 Each change line is followed by a progress marker (``link show dev lo``,
 one line of output with ``-o``), so that ip's output tells exactly how many
-changes ran. Nothing here runs a process.
+changes ran; after a line that makes a link the marker shows that link
+(``link show dev NAME``), so the output also tells the ifindex it got.
+Nothing here runs a process.
 """
 from __future__ import annotations
 
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from .classify import classify
 from .errors import InvalidArgument, NetnsWrapError
@@ -18,8 +20,8 @@ from .result import Result
 from .where import Argv, Where
 
 MARKER = "link show dev lo"
-MARKER_ROOM = 256  # bytes of output per marker (`ip -o link show dev lo` prints about 145)
-_MARKED = re.compile(r"^1: lo[:@]", re.M)
+MARKER_ROOM = 1024  # bytes of output per marker (`ip -o link show` prints 145-450: a veth names its peer's netns)
+_MARKED = re.compile(r"^(\d+): ", re.M)  # each marker's line: the ifindex of the link it shows
 # The batch's script (its ip processes, one after another, stopping at the
 # first that fails), with their output written over OUT (room reserved
 # before, so that no marker is lost to a full disk), holding a lock on OUT
@@ -61,6 +63,20 @@ def check_line(argv) -> None:
         if not line_safe(word):
             raise InvalidArgument(f"{word!r} cannot go into an ip -batch line "
                                   "(no '\"', '#', backslashes or line breaks)")
+
+
+def made_link(op: Op) -> Optional[str]:
+    """The name of the link ``op`` makes (``ip link add``, ``ip tuntap add``), if it makes one."""
+    undo = op.write.undo
+    if undo is not None and undo.removes and undo.argv[1:3] in (("link", "del"), ("tuntap", "del")):
+        return undo.argv[-1]
+    return None
+
+
+def marker(op: Op) -> str:
+    """The progress marker after ``op``'s line: the link it makes, else ``lo``."""
+    name = made_link(op)
+    return MARKER if name is None else f"link show dev {line_word(name)}"
 
 
 @dataclass(eq=False)
@@ -116,7 +132,6 @@ class Plan:
         self.journal = f"{directory}/journal.json"
         self.line_of: Dict[int, Tuple[str, int]] = {}  # id(op) -> (script, line number)
         options = ("-force",) if undo else ("-o",)
-        per_op = [] if undo else [MARKER]
         runs: List[str] = []
         self.files: Dict[str, str] = {}
         for number, seg in enumerate(segments):
@@ -127,7 +142,7 @@ class Plan:
             for op in seg.ops:
                 lines.append(_line(op.write.argv))
                 self.line_of[id(op)] = (path, len(lines))
-                lines += per_op
+                lines += [] if undo else [marker(op)]
             self.files[path] = "".join(line + "\n" for line in lines)
             enter = ("-n", seg.where.name) if seg.where != base and seg.where.name is not None else ()
             runs.append(shlex.join(("ip", *enter, *options, "-batch", path)))
@@ -151,5 +166,11 @@ class Plan:
 def ran(out: str, ops: list) -> int:
     """How many ops ran, from the markers in ip's output."""
     return min(len(_MARKED.findall(out)), len(ops))
+
+
+def ifindexes(out: str) -> List[int]:
+    """The ifindex each marker in ip's output shows, in order (the k-th is
+    the k-th op's: ``lo``'s, or the link that op made)."""
+    return [int(found) for found in _MARKED.findall(out)]
 
 

@@ -12,10 +12,11 @@ stays as a record of it.
 from __future__ import annotations
 
 import json
+import re
 import warnings
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
-from .batch_script import Op, Plan, Segment, check_line, ran
+from .batch_script import Op, Plan, Segment, check_line, ifindexes, made_link, ran
 from .classify import classify
 from .errors import (AddressNotFound, InvalidArgument, LinkNotFound, NamespaceNotFound, NetnsWrapError,
                      RouteNotFound)
@@ -150,7 +151,8 @@ def cleanup(runner: Optional[Runner] = None) -> List[str]:
     Left alone: records of running batches; a record whose undo had already
     started (it is reported: what it did is not known exactly, so nothing
     is run twice); a namespace the record names that was made again after
-    the batch ran (newer than its output). A record that cannot be read is
+    the batch ran (newer than its output), and a link it made that was made
+    again (another ifindex than its marker showed). A record that cannot be read is
     reported too, after the others are done. Returns the directories finished.
     Equivalent to: ``sh UNDO`` (``ip [-n NS] -force -batch FILE`` lines) per record found by
     ``find /run/netnswrap -mindepth 1 -maxdepth 1 -type d -user root -name 'batch.*'``"""
@@ -191,15 +193,49 @@ def _finish(runner: Runner, directory: str) -> Optional[str]:
     if runner.read_file(f"{directory}/undo0"):
         return "its undo had started when its process died: check by hand, then remove the directory"
     out = f"{directory}/out"
-    done = ops[:ran(runner.read_file(out), ops)]
+    printed = runner.read_file(out)
+    done = ops[:ran(printed, ops)]
     made_again = _made_again(runner, out, done)
-    failures = undo(runner, base, directory, [op for op in done if _created_namespace(op) not in made_again])
+    links_again = _links_made_again(runner, done, ifindexes(printed))
+    failures = undo(runner, base, directory, [op for number, op in enumerate(done) if number not in links_again
+                                              and _created_namespace(op) not in made_again])
     return "its undo failed: " + "; ".join(failures) if failures else None
 
 
 def _created_namespace(op: Op) -> Optional[str]:
     """The namespace whose creation ``op`` is, if it is one."""
     return op.write.argv[3] if op.write.argv[1:3] == ("netns", "add") else None
+
+
+def _links_made_again(runner: Runner, done: List[Op], shown: List[int]) -> Set[int]:
+    """Which of ``done`` made a link whose name another link has now (its
+    ifindex is not the one its marker showed): someone deleted the batch's
+    and made one again. A link the batch itself renamed or moved later is
+    not looked for (its undo takes it back first). One ``ip -o link show``
+    per namespace that has such links."""
+    made = {number: name for number, name in ((n, made_link(op)) for n, op in enumerate(done))
+            if name is not None and number < len(shown) and not _moved_later(done[number + 1:], name)}
+    again: Set[int] = set()
+    listings: Dict[Where, Dict[str, int]] = {}
+    for number, name in made.items():
+        where = done[number].where
+        if where not in listings:
+            result = runner.run(where.place(("ip", "-o", "link", "show")))
+            listings[where] = {found.group(2): int(found.group(1))
+                               for found in _SHOWN.finditer(result.stdout)} if result.ok else {}
+        if name in listings[where] and listings[where][name] != shown[number]:
+            again.add(number)
+    return again
+
+
+# A link in ``ip -o link show``: "IFINDEX: NAME[@PEER]: <FLAGS>…"
+_SHOWN = re.compile(r"^(\d+): ([^\s:@]+)(?:@[^\s:]*)?: ", re.M)
+
+
+def _moved_later(later: List[Op], name: str) -> bool:
+    """Whether one of ``later`` renames link ``name`` or moves it to another namespace."""
+    return any(op.write.argv[1:3] == ("link", "set") and name in op.write.argv[3:5]
+               and ({"name", "netns"} & set(op.write.argv[5:])) for op in later)
 
 
 def _made_again(runner: Runner, out: str, done: List[Op]) -> set:

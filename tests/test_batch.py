@@ -97,8 +97,8 @@ def runs_of(script, files):
 
 
 def lines(text):
-    """A script without its progress markers."""
-    return [line for line in text.splitlines() if line != MARKER]
+    """A script without its progress markers (``lo``'s, or a link just made)."""
+    return [line for line in text.splitlines() if not line.startswith("link show dev ")]
 
 
 def undo_of(runner, run=0):
@@ -141,7 +141,8 @@ def test_star_runs_as_one_process_with_root_lines_first_then_one_ip_per_namespac
         "link add br0 type bridge", "link set dev br0 up",
         "netns add h1", "link add v1 type veth peer name eth0 netns h1", "link set dev v1 up master br0",
         "netns add h2", "link add v2 type veth peer name eth0 netns h2", "link set dev v2 up master br0"]
-    assert files["/d/main.0"].splitlines()[1] == MARKER  # every change line is followed by a marker
+    # every change line is followed by a marker: the link it made, or lo
+    assert files["/d/main.0"].splitlines()[1:4] == ["link show dev br0", "link set dev br0 up", MARKER]
     assert lines(files["/d/main.1"]) == ["link set dev lo up", "addr add 10.0.0.1/24 dev eth0",
                                          "link set dev eth0 up"]
     assert files["/d/main.2"] == files["/d/main.1"].replace("10.0.0.1", "10.0.0.2")
@@ -616,3 +617,23 @@ def journal_ops(runner):
     from netnswrap.batch_undo import from_journal
     (argv, files), = [(argv, files) for argv, files in runner.calls if "netnswrap-batch" in argv]
     return from_journal(files[argv[-2].rsplit("/", 1)[0] + "/journal.json"])[2]
+
+
+def test_cleanup_leaves_a_link_made_again_after_the_batch_ran():
+    record = "/run/netnswrap/batch.links"
+
+    class Remade(Dead):  # br0 was deleted and made again by hand (another ifindex); br1 is the batch's
+        def run(self, argv, *, input=None, timeout=None):
+            if tuple(argv) == ("ip", "-o", "link", "show"):
+                self.calls.append((tuple(argv), dict(self.files)))
+                return Result(tuple(argv), 0, "1: lo: <LOOPBACK> mtu 65536\n9: br0: <BROADCAST> mtu 1500\n"
+                              "8: br1: <BROADCAST> mtu 1500\n5: v1@v2: <BROADCAST> mtu 1500\n", "")
+            return super().run(argv, input=input, timeout=timeout)
+
+    runner = Remade([record])
+    plan = dead_record(runner, record, lambda b: (b.bridge_add("br0"), b.bridge_add("br1"), b.veth_add("v1", "v2"),
+                                                  b.link_set_up("br1")), 4)
+    runner.files[plan.out] = ("7: br0: <BROADCAST> mtu 1500\n8: br1: <BROADCAST> mtu 1500\n"
+                              "5: v1@v2: <BROADCAST> mtu 1500\n" + MARK)  # what the markers showed
+    assert cleanup(runner) == [record]
+    assert undo_of(runner) == [("link del v1", None), ("link del br1", None)]  # br0 is someone else's now

@@ -313,6 +313,38 @@ def test_sigkill_during_a_long_batch_leaves_a_record_that_cleanup_undoes():
             subprocess.run(["ip", "netns", "del", name])
 
 
+BRIDGES_BATCH = textwrap.dedent("""
+    import sys
+    import netnswrap as nw
+    with nw.Netns(sys.argv[1]).batch() as b:
+        for i in range(int(sys.argv[2])):
+            b.bridge_add(f"br{i}")
+""")
+
+
+def test_cleanup_after_sigkill_leaves_a_link_someone_made_again(names):
+    (home,) = names(1)
+    subprocess.run(["ip", "netns", "add", home], check=True)
+    process = subprocess.Popen([sys.executable, "-c", BRIDGES_BATCH, home, "200"])
+    deadline = time.monotonic() + 60
+    while not kernel.has_link(home, "br0"):  # wait until it runs
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    process.kill()
+    process.wait()
+    (record,) = ours_in_scratch(process.pid)
+    out = f"{SCRATCH_ROOT}/{record}/out"
+    while subprocess.run(["flock", "-n", out, "true"]).returncode != 0:  # its ip goes on to the end
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    subprocess.run(["ip", "-n", home, "link", "del", "br0"], check=True)  # someone else's br0 now
+    subprocess.run(["ip", "-n", home, "link", "add", "br0", "type", "bridge"], check=True)
+    theirs = kernel.link(home, "br0")["ifindex"]
+    assert nw.cleanup() == [f"{SCRATCH_ROOT}/{record}"]
+    assert [link["ifname"] for link in kernel.ip_json(home, "link")] == ["lo", "br0"]
+    assert kernel.link(home, "br0")["ifindex"] == theirs
+
+
 def test_a_full_scratch_disk_is_an_error_before_ip_runs_and_nothing_is_left(names):
     """A tmpfs of 128 KiB over /run/netnswrap, in a mount namespace of this test's own."""
     (home,) = names(1)
