@@ -12,7 +12,6 @@ stays as a record of it.
 from __future__ import annotations
 
 import json
-import re
 import warnings
 from typing import Dict, List, Optional, Set, Tuple
 
@@ -22,7 +21,7 @@ from .errors import (AddressNotFound, InvalidArgument, LinkNotFound, NamespaceNo
                      RouteNotFound)
 from .ops import Undo, Write
 from .runners import SCRATCH_ROOT, Runner
-from .where import Where
+from .where import CALLER, Where
 
 # An undo step that meets these found its object already gone: nothing to take back.
 _GONE = (LinkNotFound, NamespaceNotFound, AddressNotFound, RouteNotFound)
@@ -151,8 +150,10 @@ def cleanup(runner: Optional[Runner] = None) -> List[str]:
     Left alone: records of running batches; a record whose undo had already
     started (it is reported: what it did is not known exactly, so nothing
     is run twice); a namespace the record names that was made again after
-    the batch ran (newer than its output), and a link it made that was made
-    again (another ifindex than its marker showed). A record that cannot be read is
+    the batch ran (newer than its output) with all in it, and a link that is
+    not the batch's (:func:`_links_made_again`); a move back into the
+    caller's namespace names it by ``runner``'s PID (the record's owner is
+    gone). A record that cannot be read is
     reported too, after the others are done. Returns the directories finished.
     Equivalent to: ``sh UNDO`` (``ip [-n NS] -force -batch FILE`` lines) per record found by
     ``find /run/netnswrap -mindepth 1 -maxdepth 1 -type d -user root -name 'batch.*'``"""
@@ -194,12 +195,31 @@ def _finish(runner: Runner, directory: str) -> Optional[str]:
         return "its undo had started when its process died: check by hand, then remove the directory"
     out = f"{directory}/out"
     printed = runner.read_file(out)
-    done = ops[:ran(printed, ops)]
+    done = _to_caller(ops[:ran(printed, ops)], owner, runner.caller_pid())
     made_again = _made_again(runner, out, done)
-    links_again = _links_made_again(runner, done, ifindexes(printed))
-    failures = undo(runner, base, directory, [op for number, op in enumerate(done) if number not in links_again
-                                              and _created_namespace(op) not in made_again])
+    others = _links_made_again(runner, done, ifindexes(printed), owner)
+    failures = undo(runner, base, directory, [
+        op for number, op in enumerate(done) if number not in others and not made_again & _namespaces_of(op)])
     return "its undo failed: " + "; ".join(failures) if failures else None
+
+
+def _to_caller(done: List[Op], owner: int, caller: int) -> List[Op]:
+    """``done`` with the caller's namespace, which the dead ``owner``'s PID
+    named (``netns PID`` of a move back), named by ``caller``'s: the PID is
+    gone, the namespace is not (a move back to it would fail, and the
+    namespace it is in be deleted with the link)."""
+    def fixed(undo: Optional[Undo]) -> Optional[Undo]:
+        if undo is None or undo.argv[-2:] != ("netns", str(owner)):
+            return undo
+        return Undo(undo.argv[:-1] + (str(caller),), undo.where, undo.removes)
+    return [Op(op.where, Write(op.write.argv, undo=fixed(op.write.undo)), op.touches) for op in done]
+
+
+def _namespaces_of(op: Op) -> Set[str]:
+    """The named namespaces ``op`` and its undo act in (or make)."""
+    undo_where = op.write.undo.where if op.write.undo is not None else None
+    names = {op.where.name, undo_where.name if undo_where else None, _created_namespace(op)}
+    return {name for name in names if name is not None}
 
 
 def _created_namespace(op: Op) -> Optional[str]:
@@ -207,41 +227,11 @@ def _created_namespace(op: Op) -> Optional[str]:
     return op.write.argv[3] if op.write.argv[1:3] == ("netns", "add") else None
 
 
-def _links_made_again(runner: Runner, done: List[Op], shown: List[int]) -> Set[int]:
-    """Which of ``done`` made a link whose name another link has now (its
-    ifindex is not the one its marker showed): someone deleted the batch's
-    and made one again. A link the batch itself renamed or moved later is
-    not looked for (its undo takes it back first). One ``ip -o link show``
-    per namespace that has such links."""
-    made = {number: name for number, name in ((n, made_link(op)) for n, op in enumerate(done))
-            if name is not None and number < len(shown) and not _moved_later(done[number + 1:], name)}
-    again: Set[int] = set()
-    listings: Dict[Where, Dict[str, int]] = {}
-    for number, name in made.items():
-        where = done[number].where
-        if where not in listings:
-            result = runner.run(where.place(("ip", "-o", "link", "show")))
-            listings[where] = {found.group(2): int(found.group(1))
-                               for found in _SHOWN.finditer(result.stdout)} if result.ok else {}
-        if name in listings[where] and listings[where][name] != shown[number]:
-            again.add(number)
-    return again
-
-
-# A link in ``ip -o link show``: "IFINDEX: NAME[@PEER]: <FLAGS>…"
-_SHOWN = re.compile(r"^(\d+): ([^\s:@]+)(?:@[^\s:]*)?: ", re.M)
-
-
-def _moved_later(later: List[Op], name: str) -> bool:
-    """Whether one of ``later`` renames link ``name`` or moves it to another namespace."""
-    return any(op.write.argv[1:3] == ("link", "set") and name in op.write.argv[3:5]
-               and ({"name", "netns"} & set(op.write.argv[5:])) for op in later)
-
-
-def _made_again(runner: Runner, out: str, done: List[Op]) -> set:
-    """Namespaces the batch made that exist now but were made after its ip
-    ended (their nsfs inode is newer than the output ip last wrote)."""
-    names = [name for name in map(_created_namespace, done) if name is not None]
+def _made_again(runner: Runner, out: str, done: List[Op]) -> Set[str]:
+    """The named namespaces ``done`` acts in that were made after the batch's
+    ip ended (their nsfs inode is newer than the output ip last wrote):
+    nothing in them is the batch's."""
+    names = sorted(set().union(*map(_namespaces_of, done))) if done else []
     if not names:
         return set()
     result = runner.run(("stat", "-L", "-c", "%.9Y %n", out, *(f"/run/netns/{n}" for n in names)))
@@ -251,3 +241,67 @@ def _made_again(runner: Runner, out: str, done: List[Op]) -> set:
         times[path] = float(stamp)
     ended = times.get(out, float("inf"))
     return {name for name in names if times.get(f"/run/netns/{name}", 0.0) > ended}
+
+
+def _links_made_again(runner: Runner, done: List[Op], shown: List[int], owner: int) -> Set[int]:
+    """Which of ``done`` not to undo because they would act on another's
+    link: each link the batch made is followed through the batch's later
+    renames and moves to where it should be now; when no link there has the
+    ifindex its marker showed (someone deleted it and made one again, or
+    renamed theirs over it), or a place it was at before holds a link now,
+    neither its making nor its renames and moves are undone (a link of the
+    batch's may stay: never one of someone else's is deleted or renamed).
+    Each namespace's links are read once (``ip -j link show``)."""
+    listings: Dict[Where, Dict[str, int]] = {}
+
+    def ifindex(where: Where, name: str) -> Optional[int]:
+        if where not in listings:
+            result = runner.run(where.place(("ip", "-j", "link", "show")))
+            try:
+                listings[where] = {link["ifname"]: link["ifindex"] for link in json.loads(result.stdout or "[]")}
+            except (ValueError, KeyError, TypeError):
+                listings[where] = {}
+        return listings[where].get(name)
+
+    again: Set[int] = set()
+    for number, op in enumerate(done):
+        name = made_link(op)
+        if name is None or number >= len(shown):
+            continue
+        chain, places = [number], [(op.where, name)]
+        for later, step in enumerate(done[number + 1:], number + 1):
+            change = _rename_or_move(step, *places[-1], owner)
+            if change is not None:
+                chain.append(later)
+                places.append(change)
+        # Its undo takes it back through every earlier place: one held by
+        # another link (another's, as it is at the last) would be hit instead.
+        if ifindex(*places[-1]) != shown[number] or any(ifindex(*place) is not None for place in places[:-1]):
+            again.update(chain)
+    return again
+
+
+def _rename_or_move(op: Op, where: Where, name: str, owner: int) -> Optional[Tuple[Where, str]]:
+    """Where link ``name`` of ``where`` is after ``op``, if ``op`` renames or
+    moves it (``netns OWNER``, the dead owner's PID, is the caller's namespace)."""
+    words = op.write.argv
+    if op.where != where or words[1:3] != ("link", "set"):
+        return None
+    device, rest = (words[4], words[5:]) if words[3] == "dev" else (words[3], words[4:])
+    if device != name:
+        return None
+    values, at = {}, 0
+    while at < len(rest):  # `link set` words: flags, or keywords with a value
+        if rest[at] in ("up", "down", "nomaster"):
+            at += 1
+        else:
+            values[rest[at]] = rest[at + 1] if at + 1 < len(rest) else ""
+            at += 2
+    if "netns" not in values and "name" not in values:
+        return None
+    target = values.get("netns")
+    if target == str(owner):
+        where = CALLER
+    elif target is not None:
+        where = Where(pid=int(target)) if target.isdigit() else Where(target)
+    return where, values.get("name", name)

@@ -490,8 +490,10 @@ def test_cleanup_undoes_what_a_dead_batch_ran_and_leaves_running_ones_alone():
     plan = Plan(b.base, schedule(b.ops, b.base), "/run/netnswrap/batch.dead")
     runner.files = {**plan.files, plan.journal: journal(plan, 999999), plan.out: MARK * 2}
     answers = {"-maxdepth": "/run/netnswrap\n", "-mindepth": "/run/netnswrap/batch.dead\n"}
+    answers.update({"link": AS_MARKED})  # (argv[2] of `ip -j link show`)
     runner.run = lambda argv, **kw: (runner.calls.append((tuple(argv), dict(runner.files))) or
-                                     Result(tuple(argv), 0, answers.get(argv[2], "") if argv[0] == "find" else "", ""))
+                                     Result(tuple(argv), 0, answers.get(argv[2], "") if argv[0] in ("find", "ip")
+                                            else "", ""))
     assert cleanup(runner) == ["/run/netnswrap/batch.dead"]
     assert undo_of(runner) == [("link del br0", None), ("netns del ecns1", None)]
     assert runner.files == {}
@@ -551,7 +553,13 @@ class Dead(Fake):
         if argv[0] == "stat":
             self.calls.append((argv, dict(self.files)))
             return Result(argv, 0, "".join(f"{self.times.get(p, 1.0)} {p}\n" for p in argv[4:]), "")
+        if argv[-3:] == ("-j", "link", "show"):
+            return Result(argv, 0, AS_MARKED, "")
         return super().run(argv, input=input, timeout=timeout)
+
+
+# The links of a dead record, as its markers (MARK: ifindex 1) showed them
+AS_MARKED = json.dumps([{"ifname": name, "ifindex": 1} for name in ("lo", "br0", "br1", "br8", "br9")])
 
 
 def test_cleanup_reports_records_it_cannot_trust_and_finishes_the_others():
@@ -624,10 +632,10 @@ def test_cleanup_leaves_a_link_made_again_after_the_batch_ran():
 
     class Remade(Dead):  # br0 was deleted and made again by hand (another ifindex); br1 is the batch's
         def run(self, argv, *, input=None, timeout=None):
-            if tuple(argv) == ("ip", "-o", "link", "show"):
+            if tuple(argv) == ("ip", "-j", "link", "show"):
                 self.calls.append((tuple(argv), dict(self.files)))
-                return Result(tuple(argv), 0, "1: lo: <LOOPBACK> mtu 65536\n9: br0: <BROADCAST> mtu 1500\n"
-                              "8: br1: <BROADCAST> mtu 1500\n5: v1@v2: <BROADCAST> mtu 1500\n", "")
+                return Result(tuple(argv), 0, json.dumps([{"ifname": name, "ifindex": ifindex} for name, ifindex in
+                                                          (("lo", 1), ("br0", 9), ("br1", 8), ("v1", 5))]), "")
             return super().run(argv, input=input, timeout=timeout)
 
     runner = Remade([record])
@@ -637,3 +645,69 @@ def test_cleanup_leaves_a_link_made_again_after_the_batch_ran():
                               "5: v1@v2: <BROADCAST> mtu 1500\n" + MARK)  # what the markers showed
     assert cleanup(runner) == [record]
     assert undo_of(runner) == [("link del v1", None), ("link del br1", None)]  # br0 is someone else's now
+
+
+class Listed(Dead):
+    """A dead record's host: ``ip [-n NS] -j link show`` answers ``links[NS]``
+    (``{name: ifindex}``; the caller's namespace under None)."""
+
+    def __init__(self, records, links, times=None):
+        super().__init__(records, times)
+        self.links = links
+
+    def run(self, argv, *, input=None, timeout=None):
+        argv = tuple(argv)
+        if argv[-3:] == ("-j", "link", "show"):
+            ns = argv[2] if argv[1] == "-n" else None
+            return Result(argv, 0, json.dumps([{"ifname": n, "ifindex": i}
+                                               for n, i in self.links.get(ns, {}).items()]), "")
+        return super().run(argv, input=input, timeout=timeout)
+
+
+def marks(*ifindexes):
+    """What the markers print: the ifindex of each op's link, or lo's (1)."""
+    return "".join(f"{ifindex}: x: <UP>\n" for ifindex in ifindexes)
+
+
+@pytest.mark.parametrize("now, undone", [
+    ({"lo": 1, "r": 7}, [("link set dev r name a", None), ("link del dev a", None)]),  # as the batch left it
+    ({"lo": 1, "a": 9}, []),            # r gone, someone made an `a`: neither renamed back nor deleted
+    ({"lo": 1, "r": 7, "a": 9}, []),    # r still the batch's, but `a` is someone's: the way back is blocked
+    ({"lo": 1, "r": 9}, []),            # someone's link under the batch's last name
+])
+def test_cleanup_follows_a_link_through_renames_and_never_touches_anothers(now, undone):
+    record = "/run/netnswrap/batch.renamed"
+    runner = Listed([record], {None: now})
+    plan = dead_record(runner, record, lambda b: (b.bridge_add("a"), b.link_set("a", name="r")), 2)
+    runner.files[plan.out] = marks(7, 1)
+    assert cleanup(runner) == [record]
+    assert (undo_of(runner) or []) == undone
+
+
+def test_cleanup_follows_a_move_and_ignores_namespaces_made_again():
+    record = "/run/netnswrap/batch.moved"
+    runner = Listed([record], {"ecold": {"v1": 7}, "ecre": {"v2": 4}},
+                    times={f"{record}/out": 100.0, "/run/netns/ecold": 50.0, "/run/netns/ecre": 200.0})
+
+    def build(b):
+        b.veth_add("v1", "p1")
+        b.link_set("v1", netns="ecold")           # `link set v1 netns ecold`: followed into ecold
+        b.netns("ecre").link_add("v2", "bridge")  # in a namespace someone made again since: not ours
+        b.netns("ecre").addr_add("v2", "10.124.0.1/24")
+    plan = dead_record(runner, record, build, 4)
+    runner.files[plan.out] = marks(7, 1, 4, 1)  # (v2 got ifindex 4 in the old ecre, as theirs in the new)
+    assert cleanup(runner) == [record]
+    assert undo_of(runner) == [("ecold", [f"link set v1 netns {runner.caller_pid()}"]), ("link del v1", None)]
+
+
+def test_cleanup_moves_back_to_the_callers_namespace_by_a_living_pid():
+    record = "/run/netnswrap/batch.owner"
+    runner = Listed([record], {})
+    runner.caller_pid = lambda: 999999  # the batch's process, dead since
+    plan = dead_record(runner, record, lambda b: (b.netns_add("ecnew"), b.link_set("host0", netns="ecnew")), 2)
+    del runner.caller_pid
+    runner.files[plan.out] = marks(1, 1)
+    assert json.loads(runner.files[plan.journal])["ops"][1]["undo"]["argv"][-1] == "999999"  # the dead owner
+    assert cleanup(runner) == [record]
+    assert undo_of(runner) == [("ecnew", [f"link set host0 netns {runner.caller_pid()}"]),
+                               ("netns del ecnew", None)]

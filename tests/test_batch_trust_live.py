@@ -345,6 +345,43 @@ def test_cleanup_after_sigkill_leaves_a_link_someone_made_again(names):
     assert kernel.link(home, "br0")["ifindex"] == theirs
 
 
+# Run as a host of its own (unshare -m -n, tmpfs on /run/netns and /run/netnswrap):
+# a veth of the caller's namespace is moved into a namespace the batch makes,
+# the batch's process is killed, and cleanup must bring the veth back, whole.
+MOVED_BACK = textwrap.dedent("""
+    import json, os, subprocess, sys, time
+    import netnswrap as nw
+    for where in ("/run/netns", "/run/netnswrap"):
+        os.makedirs(where, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0700", "nw9mv", where], check=True)
+    subprocess.run(["ip", "link", "add", "pre0", "type", "veth", "peer", "name", "pre1"], check=True)
+    batch = ("import netnswrap as nw\\n"
+             "with nw.batch() as b:\\n"
+             "    new = b.netns_add('nw9new')\\n"
+             "    b.link_set('pre0', netns=new)\\n"
+             "    for i in range(400):\\n"
+             "        new.addr_add('lo', f'10.9.{i // 250}.{i % 250 + 1}/32')\\n")
+    child = subprocess.Popen([sys.executable, "-c", batch])
+    while subprocess.run(["ip", "link", "show", "pre0"], capture_output=True).returncode == 0:
+        time.sleep(0.005)  # until pre0 has moved
+    child.kill()
+    child.wait()
+    while nw.cleanup() == []:  # its ip runs on to the end first
+        time.sleep(0.05)
+    links = [link["ifname"] for link in json.loads(subprocess.run(["ip", "-j", "link"], capture_output=True,
+                                                                     text=True).stdout)]
+    print(json.dumps({"links": sorted(links), "namespaces": os.listdir("/run/netns")}))
+""")
+
+
+def test_cleanup_brings_a_link_of_the_callers_namespace_back_after_a_sigkill():
+    done = subprocess.run(["unshare", "-m", "-n", "--propagation", "private", sys.executable, "-c", MOVED_BACK],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found == {"links": ["lo", "pre0", "pre1"], "namespaces": []}  # the veth back whole, nw9new gone
+
+
 def test_a_full_scratch_disk_is_an_error_before_ip_runs_and_nothing_is_left(names):
     """A tmpfs of 128 KiB over /run/netnswrap, in a mount namespace of this test's own."""
     (home,) = names(1)
