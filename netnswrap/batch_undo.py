@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple, cast
 
 from .batch_script import Op, Plan, Segment, check_line, ifindexes, made_link, ran
 from .classify import classify
@@ -70,19 +70,57 @@ def undo_ran(runner: Runner, plan: Plan, out: str) -> List[str]:
 def undo(runner: Runner, base: Where, directory: str, done: List[Op]) -> List[str]:
     """Take back ``done``, newest first. Returns the undo's failures (none:
     the run's directory is removed; else it stays, and a warning says so)."""
-    failures: List[str] = []
-    for number, (at, segments) in enumerate(undo_runs(undo_steps(done), base)):
-        plan = Plan(at, segments, directory, name=f"undo{number}", undo=True)
-        for path, text in plan.files.items():
-            runner.write_file(path, text)
-        result = runner.run(at.place(plan.argv, as_program=True))
-        failures += [line for line in result.stderr.splitlines() if _failed(line)]
+    steps = undo_steps(done)
+    moved_out = _moves_back(steps)
+    guarded = [step for step in steps if _deleted_namespace(step) in moved_out]
+    failures = _run_undo(runner, base, directory, [step for step in steps if step not in guarded], 0)
+    deletions = []
+    for step in guarded:  # a namespace links were moved back out of goes last, if they went
+        name = cast(str, _deleted_namespace(step))
+        listed = runner.run(step.where.place(("ip", "-j", "-n", name, "link", "show")))
+        try:
+            left = {link.get("ifname") for link in json.loads(listed.stdout or "[]")} & moved_out[name]
+        except ValueError:
+            left = set()
+        if left:
+            failures.append(f"netns {name} kept: {', '.join(sorted(left))} could not be moved back out of it")
+        else:
+            deletions.append(step)
+    failures += _run_undo(runner, base, directory, deletions, len(steps))
     if failures:
         warnings.warn(f"netnswrap: the undo of the batch in {directory} was incomplete: "
                       + "; ".join(failures), RuntimeWarning, stacklevel=3)
     else:
         runner.remove_dir(directory)
     return failures
+
+
+def _run_undo(runner: Runner, base: Where, directory: str, steps: List[Op], first: int) -> List[str]:
+    """Run undo ``steps`` (scripts ``undo{first}``…); their failures."""
+    failures: List[str] = []
+    for number, (at, segments) in enumerate(undo_runs(steps, base), first):
+        plan = Plan(at, segments, directory, name=f"undo{number}", undo=True)
+        for path, text in plan.files.items():
+            runner.write_file(path, text)
+        result = runner.run(at.place(plan.argv, as_program=True))
+        failures += [line for line in result.stderr.splitlines() if _failed(line)]
+    return failures
+
+
+def _moves_back(steps: List[Op]) -> Dict[str, Set[str]]:
+    """``{namespace: {link}}``: the links ``steps`` move back out of a
+    namespace they then delete (the batch made it)."""
+    deleted = {_deleted_namespace(step) for step in steps} - {None}
+    moved: Dict[str, Set[str]] = {}
+    for step in steps:
+        words, name = step.write.argv, step.where.name
+        if name is not None and name in deleted and words[1:3] == ("link", "set") and "netns" in words:
+            moved.setdefault(name, set()).add(words[4] if words[3] == "dev" else words[3])
+    return moved
+
+
+def _deleted_namespace(step: Op) -> Optional[str]:
+    return step.write.argv[3] if step.write.argv[1:3] == ("netns", "del") else None
 
 
 def _failed(line: str) -> bool:

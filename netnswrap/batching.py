@@ -42,7 +42,8 @@ undone, newest first, by ``ip -force -batch`` (one script again): created namesp
 links are deleted, added addresses removed, removed addresses added back,
 moved links moved back where they were (before a namespace the batch made is
 deleted, so a link that existed before the batch is never destroyed with
-it), renamed links renamed back. Not undone: deletions (``netns_del``,
+it: such a namespace is deleted last, and kept, with a failure reported, if
+a link is still in it), renamed links renamed back. Not undone: deletions (``netns_del``,
 ``link_del``: what they removed is gone) and a link's state, MTU, master and
 MAC.
 

@@ -101,13 +101,14 @@ def lines(text):
     return [line for line in text.splitlines() if not line.startswith("link show dev ")]
 
 
-def undo_of(runner, run=0):
-    """The undo that ran (its ``run``-th process), as :func:`runs_of` gives it."""
+def undo_of(runner, run=None):
+    """The undo that ran (all its processes, or the ``run``-th), as :func:`runs_of` gives it."""
     runs = [(argv, files) for argv, files in runner.calls if is_undo(argv)]
-    if len(runs) <= run:
+    if run is not None:
+        runs = runs[run:run + 1]
+    if not runs:
         return None
-    argv, files = runs[run]
-    return runs_of(files[argv[-1]], files)
+    return [step for argv, files in runs for step in runs_of(files[argv[-1]], files)]
 
 
 def star(b, hosts=2):
@@ -711,3 +712,22 @@ def test_cleanup_moves_back_to_the_callers_namespace_by_a_living_pid():
     assert cleanup(runner) == [record]
     assert undo_of(runner) == [("ecnew", [f"link set host0 netns {runner.caller_pid()}"]),
                                ("netns del ecnew", None)]
+
+
+def test_a_namespace_a_link_could_not_be_moved_back_out_of_is_kept():
+    class Stuck(Fake):  # host0's move back fails: it is still in ecnew after the first undo run
+        def run(self, argv, *, input=None, timeout=None):
+            if tuple(argv[-5:]) == ("-j", "-n", "ecnew", "link", "show"):
+                self.calls.append((tuple(argv), dict(self.files)))
+                return Result(tuple(argv), 0, json.dumps([{"ifname": "lo"}, {"ifname": "host0"}]), "")
+            return super().run(argv, input=input, timeout=timeout)
+
+    runner = Stuck((2, "Error: ipv4: Address already assigned.\n", 2))
+    with pytest.warns(RuntimeWarning, match="netns ecnew kept: host0 could not be moved back out of it"):
+        with pytest.raises(nw.AddressExists) as raised:
+            with nw.Netns(runner=runner).batch() as b:
+                new = b.netns_add("ecnew")
+                b.link_set("host0", netns=new)        # host0 existed before the batch
+                new.addr_add("host0", "10.124.0.1/16")  # fails
+    assert undo_of(runner) == [("ecnew", [f"link set host0 netns {runner.caller_pid()}"])]  # no netns del
+    assert "netns ecnew kept" in "; ".join(raised.value.undo_failed)
