@@ -29,9 +29,10 @@ _INODE = re.compile(r"net:\[(\d+)\]")
 LSNS: Argv = ("lsns", "-J", "-t", "net")
 # The shell's own PID, then each process with the inode of its network namespace
 # (stat's complaints too: a process this user may not inspect is counted as hidden).
-MEMBERS: Argv = ("sh", "-c", 'echo $$; stat -L -c "%n %i" /proc/[0-9]*/ns/net 2>&1; true')
+_PROCESSES = 'echo $$; stat -L -c "%n %i" /proc/[0-9]*/ns/net 2>&1'
+MEMBERS: Argv = ("sh", "-c", f"{_PROCESSES}; true")
 # MEMBERS, then a NUL, then "INODE NAME" and a NUL for each named namespace.
-NAMED_MEMBERS: Argv = ("sh", "-c", 'echo $$; stat -L -c "%n %i" /proc/[0-9]*/ns/net 2>&1; printf "\\0"; '
+NAMED_MEMBERS: Argv = ("sh", "-c", f'{_PROCESSES}; printf "\\0"; '
                        'cd /run/netns 2>/dev/null && stat -L --printf "%i %n\\0" -- * .[!.]* ..?* 2>/dev/null; true')
 
 
